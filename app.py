@@ -1,0 +1,3 @@
+from newsletters import create_app
+
+app = create_app()

@@ -1,0 +1,156 @@
+"""Settings: defaults, then the environment and ``.env``, then a test mapping.
+
+Settings keep the names in the design document (``DATABASE_URL``,
+``SITE_URL``...), read without a prefix so an operator's ``.env`` reads like
+the documentation. ``FLASK_*`` variables work too, through Flask's own
+``from_prefixed_env``.
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from flask import Flask
+
+INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEVELOPMENT_SUPPORT_EMAIL = "support@newsletters.example"
+
+DEFAULTS: dict[str, Any] = {
+    # development, production or testing. Unknown means production: the safe guess.
+    "APP_ENV": "production",
+    "SECRET_KEY": INSECURE_SECRET_KEY,
+    "SECRET_KEY_FALLBACKS": [],
+    "DATABASE_URL": "",
+    "SITE_URL": "http://127.0.0.1:5000",
+    "SITE_NAME": "The Daily Ledger",
+    "SUPPORT_EMAIL": "",
+    "POSTAL_ADDRESS": "",
+    "PRIVACY_URL": "",
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "MAIL_DEFAULT_SENDER": "",
+    "MAIL_RATE_LIMIT": 0.0,
+    "MAIL_SUPPRESS_SEND": False,
+    "DEV_MAILBOX_PATH": "",
+    "OUTBOX_RETRY_BASE_SECONDS": 30,
+    "OUTBOX_RETRY_MAX_SECONDS": 3600,
+    "OUTBOX_GIVE_UP_SECONDS": 2 * 24 * 3600,
+    "DKIM_PRIVATE_KEY": "",
+    "DKIM_SELECTOR": "",
+    "CELERY_BROKER_URL": "",
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_KEY_PREFIX": "newsletters",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "EMBED_ALLOWED_ORIGINS": [],
+    "SIGNUP_MIN_SECONDS": 2.0,
+    "SIGNUP_FORM_MAX_AGE": 24 * 3600,
+    "SIGNUP_RATE_LIMIT": "10 per minute;100 per hour",
+    "SIGNUP_ADDRESS_RATE_LIMIT": "5 per 10 minutes;20 per day",
+    "CONFIRMATION_EMAIL_INTERVAL": 600,
+    "CONFIRM_TOKEN_MAX_AGE": 7 * 24 * 3600,
+    # 0 means preference and unsubscribe links never expire; erasing the reader kills them.
+    "LINK_TOKEN_MAX_AGE": 0,
+    "EMAIL_CHECK_DELIVERABILITY": False,
+    "CONSENT_TEXT_VERSION": "2026-11-01",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.
+    "PROXY_COUNT": 0,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": 24 * 3600,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+}
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config``: defaults, then ``.env`` and the environment, then tests."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env()
+    for key, raw in _environment().items():
+        if key in DEFAULTS:
+            app.config[key] = _parse(raw, DEFAULTS[key])
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    _derive(app)
+
+
+def _environment() -> dict[str, str]:
+    """``.env`` in the working directory, overridden by real environment variables."""
+    values = {k: v for k, v in dotenv_values(os.path.join(os.getcwd(), ".env")).items() if v}
+    values.update(os.environ)
+    return values
+
+
+def _parse(raw: str, default: Any) -> Any:
+    """Read an environment string as the type of its default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in TRUE_WORDS
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def _derive(app: Flask) -> None:
+    """Settings computed from others: the database URL, dev defaults, cookies."""
+    config = app.config
+    config["SQLALCHEMY_DATABASE_URI"] = database_uri(
+        config["DATABASE_URL"] or f"sqlite:///{os.path.join(app.instance_path, 'newsletters.db')}"
+    )
+    production = config["APP_ENV"] not in ("development", "testing")
+    config["IS_PRODUCTION"] = production
+    if not production and not config["SUPPORT_EMAIL"]:
+        config["SUPPORT_EMAIL"] = DEVELOPMENT_SUPPORT_EMAIL
+    if not config["MAIL_DEFAULT_SENDER"]:
+        config["MAIL_DEFAULT_SENDER"] = f"{config['SITE_NAME']} <newsletters@{site_domain(app)}>"
+    if not config["DEV_MAILBOX_PATH"]:
+        config["DEV_MAILBOX_PATH"] = os.path.join(app.instance_path, "mailbox")
+    config.setdefault("SESSION_COOKIE_SECURE", production)
+    config["MAIL_SUPPRESS_SEND"] = bool(config["MAIL_SUPPRESS_SEND"])
+
+
+def database_uri(url: str) -> str:
+    """Point plain PostgreSQL URLs at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def site_domain(app: Flask) -> str:
+    """The host name of ``SITE_URL``, used for Message-IDs and the default sender.
+
+    A bare IP address (the development default) is not a valid mail domain, so
+    it becomes ``localhost``.
+    """
+    host = urlsplit(app.config["SITE_URL"]).hostname or "localhost"
+    return host if any(c.isalpha() for c in host) else "localhost"
+
+
+def check_production_settings(app: Flask) -> None:
+    """Refuse to start in production with settings that would hurt readers."""
+    if not app.config["IS_PRODUCTION"]:
+        return
+    problems = []
+    if app.config["SECRET_KEY"] in ("", INSECURE_SECRET_KEY):
+        problems.append("SECRET_KEY is unset or the insecure default")
+    if not app.config["SUPPORT_EMAIL"]:
+        problems.append("SUPPORT_EMAIL is unset; readers need an address for help")
+    if problems:
+        raise RuntimeError(
+            "Refusing to start in production: "
+            + "; ".join(problems)
+            + ". Set them in the environment or .env (or APP_ENV=development for local use)."
+        )

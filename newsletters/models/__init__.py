@@ -1,0 +1,27 @@
+"""The data model. Import models from here."""
+
+from newsletters.models.newsletter import Cadence, Newsletter
+from newsletters.models.outbox import OutboxMessage, OutboxStatus
+from newsletters.models.subscriber import (
+    Event,
+    EventKind,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from newsletters.models.types import utcnow
+
+__all__ = [
+    "Cadence",
+    "Event",
+    "EventKind",
+    "Newsletter",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Subscriber",
+    "SubscriberStatus",
+    "Subscription",
+    "SubscriptionStatus",
+    "utcnow",
+]

@@ -1,0 +1,40 @@
+"""A newsletter: one list a reader can subscribe to."""
+
+import enum
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import Boolean, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newsletters.extensions import db
+from newsletters.models.types import UTCDateTime, enum_column_type, utcnow
+
+
+class Cadence(enum.StrEnum):
+    """How often a newsletter's digest goes out."""
+
+    WEEKLY = "weekly"
+
+
+class Newsletter(db.Model):
+    """A list readers subscribe to, with its digest schedule."""
+
+    __tablename__ = "newsletter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    cadence: Mapped[Cadence] = mapped_column(enum_column_type(Cadence), default=Cadence.WEEKLY)
+    # 0 is Monday, as in ``datetime.weekday()``.
+    send_weekday: Mapped[int] = mapped_column(Integer, default=0)
+    send_hour: Mapped[int] = mapped_column(Integer, default=8)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    feed_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Newsletter {self.slug}>"
