@@ -1,0 +1,74 @@
+"""The domain's errors. Views turn them into pages or JSON; nothing else does."""
+
+
+class NewsletterError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    status = 400
+    code = "error"
+    message = "Something about this request is not right."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidInput(NewsletterError):
+    """The reader sent something we cannot accept; nothing was changed."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidEmail(InvalidInput):
+    """The address is not one we can send to."""
+
+    code = "invalid_email"
+    message = "Please enter a valid email address, like name@example.com."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="email")
+
+
+class UnknownNewsletter(InvalidInput):
+    """A newsletter slug that does not exist or is not open for signup."""
+
+    code = "unknown_newsletter"
+    message = "One of the newsletters you picked is no longer available. Reload and try again."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="newsletters")
+
+
+class NoNewsletterChosen(InvalidInput):
+    """A signup that ticked nothing."""
+
+    code = "no_newsletter"
+    message = "Choose at least one newsletter."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="newsletters")
+
+
+class FormExpired(InvalidInput):
+    """The signed form token is missing, forged or too old."""
+
+    code = "form_expired"
+    message = "This form has expired. Reload the page and try again."
+
+
+class InvalidToken(NewsletterError):
+    """A link token that is forged, tampered with, for another purpose, or dead."""
+
+    code = "invalid_token"
+    message = "This link is not valid. It may have been mistyped or already replaced."
+
+
+class ExpiredToken(InvalidToken):
+    """A genuine link that is too old to use."""
+
+    code = "expired_token"
+    message = "This link has expired."

@@ -1,0 +1,1 @@
+"""Domain operations. Web views, CLI commands and workers all call these."""

@@ -1,0 +1,63 @@
+"""Signed, timed tokens for the links we mail, one salt per purpose.
+
+A token only names the subscriber (by UUID, never by row id) and, for an
+unsubscribe link, the newsletter. Erasing the subscriber therefore kills every
+link they were ever sent, and a token made for one purpose is worthless for
+another.
+"""
+
+import enum
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from newsletters.errors import ExpiredToken, InvalidToken
+
+
+class Purpose(enum.StrEnum):
+    """What a token may be used for; each is its own salt."""
+
+    CONFIRM = "confirm"
+    PREFERENCES = "preferences"
+    UNSUBSCRIBE = "unsubscribe"
+    SIGNUP_FORM = "signup-form"
+
+
+def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
+    """A serializer that signs with SECRET_KEY and still accepts its fallbacks."""
+    config = current_app.config
+    # itsdangerous signs with the last key and verifies against all of them.
+    keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=f"newsletters.{purpose.value}")
+
+
+def _max_age(purpose: Purpose) -> int | None:
+    """How long a token for this purpose stays valid, in seconds (None: forever)."""
+    config = current_app.config
+    ages = {
+        Purpose.CONFIRM: config["CONFIRM_TOKEN_MAX_AGE"],
+        Purpose.PREFERENCES: config["LINK_TOKEN_MAX_AGE"],
+        Purpose.UNSUBSCRIBE: config["LINK_TOKEN_MAX_AGE"],
+        Purpose.SIGNUP_FORM: config["SIGNUP_FORM_MAX_AGE"],
+    }
+    return ages[purpose] or None
+
+
+def make_token(purpose: Purpose, payload: Any) -> str:
+    """Sign ``payload`` for one purpose."""
+    return _serializer(purpose).dumps(payload)
+
+
+def read_token(purpose: Purpose, token: str) -> Any:
+    """Verify a token and return its payload.
+
+    Raises :class:`ExpiredToken` for a genuine but old token and
+    :class:`InvalidToken` for anything else that does not verify.
+    """
+    try:
+        return _serializer(purpose).loads(token, max_age=_max_age(purpose))
+    except SignatureExpired as exc:
+        raise ExpiredToken() from exc
+    except BadSignature as exc:
+        raise InvalidToken() from exc
