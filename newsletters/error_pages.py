@@ -1,0 +1,75 @@
+"""Turn errors into pages (or JSON) a reader can act on. Nothing is half-saved."""
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from newsletters.errors import InvalidToken, NewsletterError
+from newsletters.extensions import db
+from newsletters.http import json_error, wants_json
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Bad request", "We couldn't understand that request."),
+    404: ("Page not found", "We couldn't find that page. It may have moved."),
+    405: ("Not allowed", "That page can't be used this way."),
+    413: ("Too much data", "That was more than we accept in one go."),
+    429: (
+        "Too many attempts",
+        "You've tried that several times in a short while. Please wait a few minutes "
+        "and try again.",
+    ),
+    500: (
+        "Something went wrong",
+        "Something went wrong on our side and nothing was saved. Please try again in a moment.",
+    ),
+}
+
+
+def _answer(status: int, code: str, title: str, message: str, template: str = "errors/error.html"):
+    if wants_json() or request.path.startswith("/api/"):
+        return json_error(code, message, status)
+    return render_template(template, status=status, title=title, message=message), status
+
+
+def invalid_link(error: InvalidToken):
+    """A bad, expired or tampered link: say so, offer a new one, change nothing."""
+    return _answer(400, error.code, "This link doesn't work", error.message, "errors/link.html")
+
+
+def domain_error(error: NewsletterError):
+    """Any other refusal by the domain."""
+    return _answer(error.status, error.code, "We couldn't do that", error.message)
+
+
+def csrf_error(error: CSRFError):
+    """A form without a valid CSRF token, usually an old tab."""
+    return _answer(400, "form_expired", "This form has expired", "Reload the page and try again.")
+
+
+def http_error(error: HTTPException):
+    """404, 405, 413, 429 and friends, in the site's own words."""
+    status = error.code or 500
+    title, message = MESSAGES.get(status, (error.name, error.description or ""))
+    return _answer(status, error.name.lower().replace(" ", "_"), title, message)
+
+
+def server_error(error: Exception):
+    """Roll back whatever the request started, and say nothing was saved."""
+    db.session.rollback()
+    original = getattr(error, "original_exception", None) or error
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+    title, message = MESSAGES[500]
+    return _answer(500, "internal_error", title, message)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install every handler above."""
+    app.register_error_handler(InvalidToken, invalid_link)
+    app.register_error_handler(NewsletterError, domain_error)
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(500, server_error)

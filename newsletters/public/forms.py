@@ -1,0 +1,60 @@
+"""Reading the reader's forms.
+
+The signup form is posted from our own pages and from an iframe on other
+sites, where our session cookie is not sent. Its CSRF token is therefore a
+signed timestamp carried in the form itself (``csrf_token``), which also tells
+us how long the form took to fill in. Every other form uses Flask-WTF's
+session-bound token.
+"""
+
+import time
+from dataclasses import dataclass
+
+from flask import current_app, request
+from werkzeug.datastructures import MultiDict
+
+from newsletters.errors import FormExpired, InvalidToken
+from newsletters.services.addresses import MAX_ADDRESS_LENGTH
+from newsletters.services.tokens import Purpose, make_token, read_token
+
+SIGNUP_SOURCES = ("form", "embed")
+
+
+@dataclass(frozen=True)
+class SignupSubmission:
+    """A signup form as posted."""
+
+    email: str
+    newsletters: list[str]
+    source: str
+    # A filled honeypot or a form filled faster than a person can: answered as
+    # usual so a bot learns nothing, but nothing is stored and no mail is sent.
+    looks_automated: bool
+
+
+def signup_form_token() -> str:
+    """A fresh token for a signup form about to be shown."""
+    return make_token(Purpose.SIGNUP_FORM, {"t": round(time.time(), 3)})
+
+
+def read_signup(form: MultiDict) -> SignupSubmission:
+    """Check the form token and collect the fields; :class:`FormExpired` if the token fails."""
+    try:
+        issued = float(read_token(Purpose.SIGNUP_FORM, form.get("csrf_token", ""))["t"])
+    except (InvalidToken, KeyError, TypeError, ValueError) as exc:
+        raise FormExpired() from exc
+    too_fast = time.time() - issued < current_app.config["SIGNUP_MIN_SECONDS"]
+    honeypot = bool(form.get("website", "").strip())
+    source = form.get("source", "form")
+    return SignupSubmission(
+        email=form.get("email", "")[: MAX_ADDRESS_LENGTH + 1],
+        newsletters=form.getlist("newsletters"),
+        source=source if source in SIGNUP_SOURCES else "form",
+        looks_automated=too_fast or honeypot,
+    )
+
+
+def address_rate_limit_key() -> str:
+    """Key the per-address rate limit on the address typed into the form."""
+    email = request.form.get("email", "").strip().lower()[: MAX_ADDRESS_LENGTH + 1]
+    return f"address:{email}" if email else f"ip:{request.remote_addr}"

@@ -1,0 +1,236 @@
+"""Fixtures: an app with a fresh database for each test, on SQLite and on PostgreSQL.
+
+PostgreSQL, Redis, an SMTP server and Chromium are the real thing. Locally a
+test that needs one that is missing is skipped; with ``REQUIRE_SERVICES=1``
+(as ``.ci/run`` sets) it fails instead.
+"""
+
+import os
+import secrets
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
+from werkzeug.serving import make_server
+
+from newsletters import create_app
+from newsletters.config import database_uri
+from newsletters.extensions import db
+from tests.support.mail import DevMailbox, SMTPRecorder, free_port
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def service_unavailable(service: str, reason: object) -> None:
+    """Skip, or fail when the run promised every service would be there."""
+    message = f"{service} is not available: {reason}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message)
+
+
+class ClosingClient(FlaskClient):
+    """A test client that closes each response, as a real server does.
+
+    The app sends mail once the response is closed, so buffering here makes
+    the mail of a request arrive before the test looks for it.
+    """
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
+def test_settings(database_url: str, workdir: Path, **overrides) -> dict:
+    """The settings every test app starts from."""
+    settings = {
+        "TESTING": True,
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY_FALLBACKS": [],
+        "DATABASE_URL": database_url,
+        "SITE_URL": "http://newsletters.test",
+        "SITE_NAME": "The Daily Ledger",
+        "SUPPORT_EMAIL": "help@newsletters.test",
+        "POSTAL_ADDRESS": "1 Press Row, Springfield",
+        "MAIL_SERVER": "",
+        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@newsletters.test>",
+        "DEV_MAILBOX_PATH": str(workdir / "mailbox"),
+        "SIGNUP_MIN_SECONDS": 0,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    settings.update(overrides)
+    return settings
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+def migrate(database_url: str, workdir: Path) -> None:
+    """Build the schema the way production does: with the Alembic migrations."""
+    app = create_app(test_settings(database_url, workdir))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test."""
+    workdir = tmp_path_factory.mktemp("sqlite-template")
+    path = workdir / "template.db"
+    migrate(f"sqlite:///{path}", workdir)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A migrated PostgreSQL database of our own, dropped at the end of the run."""
+    server = make_url(database_uri(TEST_DATABASE_URL))
+    name = f"{server.database}_newsletters_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        service_unavailable("PostgreSQL", exc.orig)
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url, tmp_path_factory.mktemp("postgres"))
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh, migrated database for this test, on each backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "newsletters.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    url = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> dict:
+    """Settings for this test's app; a test may change them before asking for ``app``."""
+    return test_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(settings, tmp_path, monkeypatch):
+    """The application, on a fresh database, away from any ``.env`` in the checkout."""
+    monkeypatch.chdir(tmp_path)
+    app = create_app(settings)
+    app.test_client_class = ClosingClient
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for ``app``."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def mailbox(app) -> DevMailbox:
+    """The development mailbox the app delivers to when no SMTP server is set."""
+    return DevMailbox(app)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port, recording what it receives."""
+    recorder = SMTPRecorder()
+    recorder.start()
+    yield recorder
+    recorder.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis; skipped (or failed) when it does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_unavailable("Redis", exc)
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, monkeypatch):
+    """The app served over real HTTP on a free port, for the browser."""
+    monkeypatch.chdir(tmp_path)
+    port = free_port()
+    app = create_app(test_settings(database_url, tmp_path, SITE_URL=f"http://127.0.0.1:{port}"))
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.base_url = f"http://127.0.0.1:{port}"
+    yield app
+    server.shutdown()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        service_unavailable("Chromium", f"{CHROMIUM} does not exist (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -1,0 +1,83 @@
+"""What a reader does in a browser, done through the Flask test client."""
+
+import re
+
+from sqlalchemy import select
+
+from newsletters.extensions import db
+from newsletters.models import Event, Subscriber, Subscription
+from newsletters.services import newsletters
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_in(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = CSRF_PATTERN.search(html)
+    assert match, "no csrf_token field on the page"
+    return match[1]
+
+
+def add_demo_newsletters(app) -> None:
+    """The four demo newsletters: the-weekly, ai-digest, climate-report, morning-briefing."""
+    with app.app_context():
+        newsletters.add_demo_newsletters()
+
+
+def sign_up(client, email: str, *slugs: str, headers: dict | None = None, **fields):
+    """Fill in the signup form on ``/`` and submit it; ``fields`` override form values."""
+    page = client.get("/")
+    data = {
+        "csrf_token": csrf_token_in(page.get_data(as_text=True)),
+        "email": email,
+        "newsletters": list(slugs),
+        "website": "",
+        "source": "form",
+        **fields,
+    }
+    return client.post("/subscribe", data=data, headers=headers)
+
+
+def submit_form(client, url: str, extra: dict | None = None, **kwargs):
+    """GET a page and post its first form back with its CSRF token."""
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    data = {"csrf_token": csrf_token_in(page.get_data(as_text=True)), **(extra or {})}
+    return client.post(url, data=data, **kwargs)
+
+
+def statuses(app, email: str) -> dict[str, str]:
+    """Newsletter slug → subscription status for one address."""
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
+        if subscriber is None:
+            return {}
+        return {s.newsletter.slug: s.status.value for s in subscriber.subscriptions}
+
+
+def events(app, email: str) -> list[Event]:
+    """The reader's history, oldest first, detached from the session."""
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
+        found = list(
+            db.session.scalars(
+                select(Event).where(Event.subscriber_id == subscriber.id).order_by(Event.id)
+            )
+        )
+        db.session.expunge_all()
+        return found
+
+
+def snapshot(app) -> dict:
+    """Every subscriber and subscription, to prove a request changed nothing."""
+    with app.app_context():
+        return {
+            "subscribers": sorted(
+                (s.email, s.status.value) for s in db.session.scalars(select(Subscriber))
+            ),
+            "subscriptions": sorted(
+                (s.subscriber_id, s.newsletter_id, s.status.value)
+                for s in db.session.scalars(select(Subscription))
+            ),
+            "events": db.session.query(Event).count(),
+        }
