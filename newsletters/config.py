@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.
     "PROXY_COUNT": 0,
     "SESSION_COOKIE_HTTPONLY": True,
+    # None: secure cookies in production, plain ones on http://127.0.0.1 in development.
+    "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": 24 * 3600,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -117,7 +119,11 @@ def _derive(app: Flask) -> None:
         config["MAIL_DEFAULT_SENDER"] = f"{config['SITE_NAME']} <newsletters@{site_domain(app)}>"
     if not config["DEV_MAILBOX_PATH"]:
         config["DEV_MAILBOX_PATH"] = os.path.join(app.instance_path, "mailbox")
-    config.setdefault("SESSION_COOKIE_SECURE", production)
+    secure = config["SESSION_COOKIE_SECURE"]
+    if secure is None:
+        config["SESSION_COOKIE_SECURE"] = production
+    elif isinstance(secure, str):
+        config["SESSION_COOKIE_SECURE"] = secure.strip().lower() in TRUE_WORDS
     config["MAIL_SUPPRESS_SEND"] = bool(config["MAIL_SUPPRESS_SEND"])
 
 

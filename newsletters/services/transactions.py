@@ -1,30 +1,59 @@
-"""One unit of work per service call: commit, roll back, retry a lost race, then send mail."""
+"""One unit of work per service call: commit, roll back, retry what is transient, then mail.
+
+A retry is safe because a failed attempt has been rolled back entirely: the
+database holds either all of a change or none of it.
+"""
 
 import functools
 import logging
+import random
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from newsletters.extensions import db
 from newsletters.services import outbox
 
 log = logging.getLogger(__name__)
 
-# Two requests for the same new address can race to insert it. The loser's
-# IntegrityError is retried once the winner has committed, and then finds the row.
-ATTEMPTS = 3
+ATTEMPTS = 4
+# PostgreSQL SQLSTATEs worth another try: serialization failure, deadlock, lost connection.
+TRANSIENT_SQLSTATES = {"40001", "40P01", "08000", "08003", "08006", "57P01"}
+SQLITE_BUSY_WORDS = ("database is locked", "database is busy")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def is_transient(error: Exception) -> bool:
+    """True for failures that another attempt of the same transaction may not meet.
+
+    A unique-key race (two first signups for one address) is one: the retry
+    finds the row the other request committed. So are a busy SQLite file, a
+    PostgreSQL serialization failure or deadlock, and a dropped connection.
+    """
+    if isinstance(error, IntegrityError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(error, OperationalError) and any(
+        word in str(error.orig).lower() for word in SQLITE_BUSY_WORDS
+    )
 
 
 def atomic(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` as one transaction that the service owns.
 
     On success the transaction commits and the mail it wrote to the outbox is
-    sent. On any error it rolls back, so bad input never leaves a half-change.
+    sent. On any error it rolls back, so bad input never leaves a half-change;
+    transient database errors are retried a few times with a short backoff.
     """
 
     @functools.wraps(fn)
@@ -33,11 +62,12 @@ def atomic(fn: Callable[P, R]) -> Callable[P, R]:
             try:
                 result = fn(*args, **kwargs)
                 db.session.commit()
-            except IntegrityError:
+            except DBAPIError as error:
                 _abandon()
-                if attempt == ATTEMPTS:
+                if attempt == ATTEMPTS or not is_transient(error):
                     raise
-                log.info("retrying %s after a concurrent insert", fn.__name__)
+                log.info("retrying %s after %s", fn.__name__, type(error).__name__)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
             except BaseException:
                 _abandon()

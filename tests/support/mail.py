@@ -61,11 +61,12 @@ class DevMailbox:
 class SMTPRecorder:
     """An aiosmtpd server that keeps every message it accepts."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self.envelopes: list = []
         self.lock = threading.Lock()
+        self.running = False
         self.controller = Controller(self, hostname=self.host, port=self.port, enable_SMTPUTF8=True)
 
     async def handle_DATA(self, server, session, envelope):
@@ -77,10 +78,13 @@ class SMTPRecorder:
     def start(self) -> None:
         """Listen."""
         self.controller.start()
+        self.running = True
 
     def stop(self) -> None:
-        """Stop listening."""
-        self.controller.stop()
+        """Stop listening (again, harmlessly)."""
+        if self.running:
+            self.controller.stop()
+            self.running = False
 
     @property
     def messages(self) -> list[EmailMessage]:

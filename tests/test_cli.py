@@ -1,0 +1,53 @@
+"""The command line: each command wraps one service and reports plainly."""
+
+from newsletters.services.newsletters import public_newsletters
+
+
+def test_newsletter_add_creates_a_public_newsletter(app, runner):
+    result = runner.invoke(
+        args=[
+            "newsletter",
+            "add",
+            "science-weekly",
+            "--name",
+            "Science Weekly",
+            "--description",
+            "Discoveries, explained.",
+            "--send-day",
+            "thu",
+            "--send-hour",
+            "9",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Added newsletter 'science-weekly'" in result.output
+    with app.app_context():
+        [created] = public_newsletters()
+        assert (created.slug, created.name, created.send_weekday, created.send_hour) == (
+            "science-weekly",
+            "Science Weekly",
+            3,
+            9,
+        )
+
+
+def test_newsletter_add_refuses_bad_or_taken_slugs(app, runner):
+    assert runner.invoke(args=["newsletter", "add", "ok", "--name", "OK"]).exit_code == 0
+    taken = runner.invoke(args=["newsletter", "add", "ok", "--name", "Again"])
+    assert taken.exit_code == 1 and "already exists" in taken.output
+    bad = runner.invoke(args=["newsletter", "add", "Not A Slug", "--name", "Bad"])
+    assert bad.exit_code == 1 and "lower-case letters" in bad.output
+
+
+def test_private_newsletters_stay_off_the_public_pages(app, runner, client):
+    runner.invoke(args=["newsletter", "add", "insiders", "--name", "Insiders", "--private"])
+    assert "Insiders" not in client.get("/").get_data(as_text=True)
+
+
+def test_demo_adds_newsletters_only_to_an_empty_database(app, runner):
+    first = runner.invoke(args=["newsletter", "demo"])
+    assert "Added 4 demo newsletters." in first.output
+    second = runner.invoke(args=["newsletter", "demo"])
+    assert "added none" in second.output
+    with app.app_context():
+        assert len(public_newsletters()) == 4
