@@ -5,6 +5,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from newsletters.errors import InvalidInput
+from newsletters.models import Cadence
 from newsletters.services import newsletters, outbox
 
 newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
@@ -15,7 +16,9 @@ outbox_cli = AppGroup("outbox", help="Send and inspect the mail waiting to leave
 @click.argument("slug")
 @click.option("--name", required=True, help="The name readers see.")
 @click.option("--description", default="", help="One or two sentences for the signup page.")
-@click.option("--cadence", type=click.Choice(["weekly"]), default="weekly", show_default=True)
+@click.option(
+    "--cadence", type=click.Choice([c.value for c in Cadence]), default="weekly", show_default=True
+)
 @click.option(
     "--send-day", type=click.Choice(newsletters.WEEKDAYS), default="mon", show_default=True
 )
@@ -29,6 +32,7 @@ def add_newsletter(slug, name, description, cadence, send_day, send_hour, feed_u
             slug,
             name,
             description=description,
+            cadence=cadence,
             send_day=send_day,
             send_hour=send_hour,
             feed_url=feed_url,

@@ -1,7 +1,5 @@
 """Reader routes. Each parses the request, calls one service, and renders the result."""
 
-import logging
-
 from flask import (
     Blueprint,
     current_app,
@@ -23,8 +21,6 @@ from newsletters.public import forms
 from newsletters.services import health, links, subscriptions
 from newsletters.services.newsletters import public_newsletters
 from newsletters.services.tokens import Purpose
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
@@ -72,15 +68,15 @@ def _signup_page(error: InvalidInput | None = None, submission=None, status: int
 def subscribe():
     """Take a signup. The answer never says whether the address was known."""
     submission = forms.read_signup(request.form)
-    if submission.looks_automated:
-        log.info("ignored an automated-looking signup from %s", request.remote_addr)
-    else:
-        try:
-            subscriptions.subscribe(
-                submission.email, submission.newsletters, request_origin(submission.source)
-            )
-        except InvalidInput as error:
-            return _signup_error(error, submission)
+    try:
+        subscriptions.subscribe(
+            submission.email,
+            submission.newsletters,
+            request_origin(submission.source),
+            automated=submission.looks_automated,
+        )
+    except InvalidInput as error:
+        return _signup_error(error, submission)
     if wants_json():
         return jsonify({"status": "ok", "message": THANKS})
     return render_template("public/thanks.html", message=THANKS)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from newsletters.errors import InvalidInput, NoNewsletterChosen, UnknownNewsletter
 from newsletters.extensions import db
-from newsletters.models import Newsletter
+from newsletters.models import Cadence, Newsletter
 from newsletters.services.transactions import atomic
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -90,6 +90,7 @@ def add_newsletter(
     name: str,
     *,
     description: str = "",
+    cadence: str = "weekly",
     send_day: str = "mon",
     send_hour: int = 8,
     feed_url: str | None = None,
@@ -97,12 +98,15 @@ def add_newsletter(
 ) -> Newsletter:
     """Create a newsletter; raise :class:`InvalidInput` for a bad or taken slug."""
     _check_schedule(slug, name, send_day, send_hour)
+    if cadence not in {c.value for c in Cadence}:
+        raise InvalidInput(f"Unknown cadence {cadence!r}.", field="cadence")
     if db.session.scalar(select(Newsletter.id).where(Newsletter.slug == slug)):
         raise InvalidInput(f"A newsletter with the slug {slug!r} already exists.", field="slug")
     newsletter = Newsletter(
         slug=slug,
         name=name.strip(),
         description=description.strip(),
+        cadence=Cadence(cadence),
         send_weekday=WEEKDAYS.index(send_day),
         send_hour=send_hour,
         feed_url=feed_url or None,

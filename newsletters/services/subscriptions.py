@@ -5,6 +5,7 @@ single transaction (see :func:`atomic`): bad input raises before anything is
 written, and the mail a change causes is written with it.
 """
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ from newsletters.services.addresses import normalize_email
 from newsletters.services.newsletters import newsletters_for_signup, public_newsletters
 from newsletters.services.tokens import Purpose, read_token
 from newsletters.services.transactions import atomic
+
+log = logging.getLogger(__name__)
 
 LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
 
@@ -69,16 +72,21 @@ class Outcome:
 
 
 @atomic
-def subscribe(email: str, slugs: list[str], origin: Origin) -> None:
+def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool = False) -> None:
     """Record a signup request and mail a confirmation link.
 
     The caller learns nothing about the address: new, pending and subscribed
     readers all get the same (absent) answer. Newsletters the reader already
     gets stay as they are; everything else waits for confirmation by email.
     At most one such email goes to an address per ``CONFIRMATION_EMAIL_INTERVAL``.
+    A request that looks ``automated`` (honeypot, too fast) is checked like any
+    other, so a person still sees their typo, but then stores and sends nothing.
     """
     address = normalize_email(email)
     chosen = newsletters_for_signup(slugs)
+    if automated:
+        log.info("ignored an automated-looking signup from %s", origin.ip)
+        return
     subscriber = _subscriber_for(address)
     now = utcnow()
     consent_version = current_app.config["CONSENT_TEXT_VERSION"]

@@ -79,3 +79,11 @@ def test_the_signup_form_works_without_a_session_cookie(app, client):
     )
     assert response.status_code == 200
     assert statuses(app, "iframe@example.com") == {"the-weekly": "pending"}
+
+
+def test_a_fast_typo_is_still_pointed_out(app, client, mailbox):
+    """A person with autofill can be quick; their mistakes still deserve an answer."""
+    app.config["SIGNUP_MIN_SECONDS"] = 30
+    response = sign_up(client, "not-an-address", "the-weekly")
+    assert response.status_code == 400
+    assert "Please enter a valid email address" in response.get_data(as_text=True)
