@@ -9,9 +9,9 @@ from sqlalchemy import func, select, update
 from newsletters.errors import InvalidToken, NoNewsletterChosen, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import OutboxMessage, Subscriber, Subscription, utcnow
-from newsletters.services import newsletters, subscriptions
+from newsletters.services import newsletters, preferences, subscriptions
+from newsletters.services.history import Origin
 from newsletters.services.links import confirm_url, preferences_url
-from newsletters.services.subscriptions import Origin
 from tests.support.reader import add_demo_newsletters, snapshot, statuses
 
 READER = "reader@example.com"
@@ -134,7 +134,7 @@ def test_signup_for_nothing_or_unknown_newsletters_changes_nothing(app, ctx, slu
 def test_preferences_apply_at_once_and_record_consent(app, ctx):
     subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
     token = _token(preferences_url(_subscriber()))
-    outcome = subscriptions.update_preferences(token, ["ai-digest"], ORIGIN)
+    outcome = preferences.update_preferences(token, ["ai-digest"], ORIGIN)
     assert [n.slug for n in outcome.added] == ["ai-digest"]
     assert [n.slug for n in outcome.removed] == ["the-weekly"]
     assert statuses(app, READER) == {"the-weekly": "unsubscribed", "ai-digest": "active"}
@@ -147,7 +147,7 @@ def test_preferences_refuse_newsletters_the_reader_cannot_pick(app, ctx):
     before = snapshot(app)
     for slugs in (["no-such-newsletter"], ["insiders"], ["the-weekly", "nope"]):
         with pytest.raises(UnknownNewsletter):
-            subscriptions.update_preferences(token, slugs, ORIGIN)
+            preferences.update_preferences(token, slugs, ORIGIN)
     assert snapshot(app) == before
 
 
@@ -160,16 +160,16 @@ def test_links_die_when_the_reader_is_erased(app, ctx):
     with pytest.raises(InvalidToken):
         subscriptions.confirm_subscription(links[0], ORIGIN)
     with pytest.raises(InvalidToken):
-        subscriptions.update_preferences(links[1], ["the-weekly"], ORIGIN)
+        preferences.update_preferences(links[1], ["the-weekly"], ORIGIN)
 
 
 def test_lost_link_mails_known_addresses_only(app, ctx):
-    subscriptions.request_preferences_link("stranger@example.com", ORIGIN)
+    preferences.request_preferences_link("stranger@example.com", ORIGIN)
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
     subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
-    subscriptions.request_preferences_link(READER, ORIGIN)
-    subscriptions.request_preferences_link(READER, ORIGIN)  # throttled like confirmations
+    preferences.request_preferences_link(READER, ORIGIN)
+    preferences.request_preferences_link(READER, ORIGIN)  # throttled like confirmations
     kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
     assert kinds == ["confirmation", "preferences_link"]
 

@@ -15,10 +15,9 @@ from wtforms import ValidationError
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import csrf, limiter
-from newsletters.http import private_page, request_origin, wants_json
-from newsletters.models import SubscriptionStatus
+from newsletters.http import json_error, private_page, request_origin, wants_json
 from newsletters.public import forms
-from newsletters.services import health, links, subscriptions
+from newsletters.services import health, links, preferences, subscriptions
 from newsletters.services.newsletters import public_newsletters
 from newsletters.services.tokens import Purpose
 
@@ -84,9 +83,7 @@ def subscribe():
 
 def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
     if wants_json():
-        return jsonify(
-            {"error": {"code": error.code, "message": error.message, "field": error.field}}
-        ), error.status
+        return json_error(error.code, error.message, error.status, field=error.field)
     return _signup_page(error, submission, error.status)
 
 
@@ -107,28 +104,24 @@ def confirm(token: str):
 def confirm_post(token: str):
     """Confirm the reader's pending newsletters."""
     outcome = subscriptions.confirm_subscription(token, request_origin("confirm-link"))
-    subscriber = outcome.subscriber
-    active = [
-        s.newsletter for s in subscriber.subscriptions if s.status == SubscriptionStatus.ACTIVE
-    ]
     return render_template(
         "public/confirmed.html",
         added=outcome.added,
-        active=sorted(active, key=lambda n: n.name),
-        preferences_url=links.preferences_url(subscriber),
+        active=subscriptions.active_newsletters(outcome.subscriber),
+        preferences_url=links.preferences_url(outcome.subscriber),
     )
 
 
-@bp.get("/preferences/<token>")
+@bp.get("/preferences/<token>", endpoint="preferences")
 @private_page
-def preferences(token: str):
+def show_preferences(token: str):
     """The preference center: every public newsletter in its current state."""
     subscriber = subscriptions.subscriber_from_token(Purpose.PREFERENCES, token)
     return render_template(
         "public/preferences.html",
         token=token,
         subscriber=subscriber,
-        choices=subscriptions.preference_choices(subscriber),
+        choices=preferences.preference_choices(subscriber),
     )
 
 
@@ -138,20 +131,14 @@ def save_preferences(token: str):
     """Apply the reader's choices at once, or leave everything."""
     origin = request_origin("preferences")
     if request.form.get("action") == "unsubscribe_all":
-        outcome = subscriptions.unsubscribe_from_all(token, origin)
+        outcome = preferences.unsubscribe_from_all(token, origin)
         message = "You have been unsubscribed from all newsletters."
     else:
-        outcome = subscriptions.update_preferences(
-            token, request.form.getlist("newsletters"), origin
-        )
+        outcome = preferences.update_preferences(token, request.form.getlist("newsletters"), origin)
         message = "Your preferences have been saved."
     if wants_json():
-        active = [
-            s.newsletter.slug
-            for s in outcome.subscriber.subscriptions
-            if s.status == SubscriptionStatus.ACTIVE
-        ]
-        return jsonify({"status": "ok", "message": message, "newsletters": sorted(active)})
+        active = [n.slug for n in subscriptions.active_newsletters(outcome.subscriber)]
+        return jsonify({"status": "ok", "message": message, "newsletters": active})
     flash(message)
     return redirect(url_for("public.preferences", token=token), code=303)
 
@@ -165,7 +152,7 @@ def lost_link():
         return render_template("public/lost_link.html")
     email = request.form.get("email", "")
     try:
-        subscriptions.request_preferences_link(email, request_origin("lost-link"))
+        preferences.request_preferences_link(email, request_origin("lost-link"))
     except InvalidInput as error:
         return render_template("public/lost_link.html", error=error, email=email), error.status
     return render_template("public/lost_link_sent.html", email=email)
@@ -177,7 +164,7 @@ def lost_link():
 def unsubscribe(token: str):
     """GET shows a button; POST leaves; an RFC 8058 one-click POST needs nothing else."""
     if request.method == "GET":
-        subscriber, newsletter = subscriptions.unsubscribe_link_target(token)
+        subscriber, newsletter = preferences.unsubscribe_link_target(token)
         return render_template(
             "public/unsubscribe.html",
             token=token,
@@ -187,7 +174,7 @@ def unsubscribe(token: str):
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         _require_csrf()
-    outcome = subscriptions.unsubscribe(
+    outcome = preferences.unsubscribe(
         token, request_origin("one-click" if one_click else "unsubscribe-page")
     )
     if one_click:

@@ -189,3 +189,15 @@ def _checked(page: str) -> set[str]:
     import re
 
     return set(re.findall(r'value="([a-z0-9-]+)" id="pref-[^"]+"[^>]*checked', page))
+
+
+def test_lost_link_answers_known_and_unknown_addresses_alike(app, client, mailbox):
+    _subscribe_and_confirm(client, mailbox, "the-weekly")
+    mail_before = len(mailbox.messages())
+    known = submit_form(client, "/preferences", {"email": READER})
+    unknown = submit_form(client, "/preferences", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.get_data(as_text=True).replace(READER, "X") == unknown.get_data(
+        as_text=True
+    ).replace("nobody@example.com", "X")
+    assert [m["To"] for m in mailbox.messages()[mail_before:]] == [READER]
