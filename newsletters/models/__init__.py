@@ -10,6 +10,7 @@ from newsletters.models.subscriber import (
     Subscription,
     SubscriptionStatus,
 )
+from newsletters.models.suppression import Suppression, SuppressionReason
 from newsletters.models.types import utcnow
 
 __all__ = [
@@ -23,5 +24,7 @@ __all__ = [
     "SubscriberStatus",
     "Subscription",
     "SubscriptionStatus",
+    "Suppression",
+    "SuppressionReason",
     "utcnow",
 ]

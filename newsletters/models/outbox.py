@@ -17,6 +17,8 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Never sent: the address is on the suppression list.
+    SUPPRESSED = "suppressed"
 
 
 class OutboxMessage(db.Model):

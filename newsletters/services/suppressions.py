@@ -1,0 +1,49 @@
+"""The suppression list: the one rule that nothing is ever sent to a suppressed address."""
+
+import hashlib
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from newsletters.extensions import db
+from newsletters.models import Suppression, SuppressionReason
+
+
+def address_hash(address: str) -> str:
+    """The key a suppression is found by: SHA-256 of the lower-cased address."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def suppressed_among(addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses are suppressed (as given), in one query."""
+    by_hash = {address_hash(a): a for a in addresses}
+    if not by_hash:
+        return set()
+    found = db.session.scalars(
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(by_hash))
+    )
+    return {by_hash[h] for h in found}
+
+
+def is_suppressed(address: str) -> bool:
+    """True when mail to this address must not be sent."""
+    return bool(suppressed_among([address]))
+
+
+def suppress(address: str, reason: SuppressionReason, detail: str | None = None) -> None:
+    """Add an address to the list in the caller's transaction; a repeat is harmless."""
+    key = address_hash(address)
+    if db.session.scalar(select(Suppression.id).where(Suppression.email_hash == key)):
+        return
+    try:
+        # A savepoint, so a concurrent sender suppressing the same address first
+        # costs nothing but this insert.
+        with db.session.begin_nested():
+            db.session.add(
+                Suppression(
+                    email_hash=key, email=address, reason=reason, detail=(detail or "")[:2000]
+                )
+            )
+    except IntegrityError:
+        pass
