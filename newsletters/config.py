@@ -41,9 +41,14 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RETRY_BASE_SECONDS": 30,
     "OUTBOX_RETRY_MAX_SECONDS": 3600,
     "OUTBOX_GIVE_UP_SECONDS": 2 * 24 * 3600,
+    # A claim older than this belongs to a sender that died; its messages go back in line.
+    "OUTBOX_CLAIM_TIMEOUT_SECONDS": 600,
     "DKIM_PRIVATE_KEY": "",
     "DKIM_SELECTOR": "",
+    # The d= domain of the signature; empty means the domain of MAIL_DEFAULT_SENDER.
+    "DKIM_DOMAIN": "",
     "CELERY_BROKER_URL": "",
+    "CELERY_QUEUE": "newsletters",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_KEY_PREFIX": "newsletters",

@@ -1,18 +1,24 @@
-"""The only code that knows about SMTP: turn outbox rows into MIME and hand them over.
+"""The only code that knows about SMTP: turn outbox rows into signed MIME and hand them over.
 
 With ``MAIL_SERVER`` set, mail goes out over SMTP using Flask-Mail's settings
 (``MAIL_PORT``, ``MAIL_USE_TLS``, ``MAIL_USE_SSL``, ``MAIL_USERNAME``,
 ``MAIL_PASSWORD``). Without it, mail lands in the development mailbox.
 """
 
+import functools
+import re
 import smtplib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from pathlib import Path
 
+import dkim
 import idna
 from flask import current_app
 
@@ -20,8 +26,15 @@ from newsletters.config import site_domain
 from newsletters.extensions import mail
 from newsletters.models import OutboxMessage
 from newsletters.services import devmailbox
+from newsletters.services.messages import clean_header_text
 
 SMTP_TIMEOUT_SECONDS = 30
+# Signed, so no relay can add, drop or alter them without breaking the signature.
+DKIM_HEADERS = [
+    b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
+    b"list-id", b"list-unsubscribe", b"list-unsubscribe-post",
+]  # fmt: skip
+ENHANCED_MAILBOX_STATUS = re.compile(r"^5\.1\.\d")
 
 
 class DeliveryError(Exception):
@@ -29,17 +42,18 @@ class DeliveryError(Exception):
 
     permanent = False
 
-    def __init__(self, message: str, *, recipient_refused: bool = False) -> None:
+    def __init__(self, message: str, *, bad_recipient: bool = False) -> None:
         super().__init__(message)
-        self.recipient_refused = recipient_refused
+        # The server said this address does not exist: suppress it.
+        self.bad_recipient = bad_recipient
 
 
 class TemporaryFailure(DeliveryError):
-    """Worth trying again later: the server was away or said 4xx."""
+    """Worth trying again later: the server was away, said 4xx, or refused our login."""
 
 
 class PermanentFailure(DeliveryError):
-    """Will never work: the server said 5xx."""
+    """Will never work as it is: the server said 5xx."""
 
     permanent = True
 
@@ -54,48 +68,96 @@ def smtp_address(address: str) -> tuple[str, bool]:
     return f"{local}@{ascii_domain}", not local.isascii()
 
 
+def sender() -> Address:
+    """``MAIL_DEFAULT_SENDER`` as an address with a display name that cannot break a header."""
+    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return Address(display_name=clean_header_text(name), addr_spec=address)
+
+
 def build_mime(message: OutboxMessage) -> EmailMessage:
-    """A multipart/alternative message with the headers every email carries."""
+    """A multipart/alternative message with the headers every email carries.
+
+    The email package refuses a header value with CR or LF in it, so text from
+    readers or admins can never add a header; non-ASCII is RFC 2047-encoded.
+    """
     to_address, needs_utf8 = smtp_address(message.to_address)
     mime = EmailMessage(policy=policy.SMTPUTF8 if needs_utf8 else policy.SMTP)
     config = current_app.config
-    mime["From"] = config["MAIL_DEFAULT_SENDER"]
+    mime["From"] = sender()
     mime["To"] = to_address
-    mime["Subject"] = message.subject
+    mime["Subject"] = clean_header_text(message.subject)
     mime["Date"] = format_datetime(message.created_at)
     mime["Message-ID"] = message.message_id
     headers = {"List-Id": f"{config['SITE_NAME']} <newsletters.{site_domain(current_app)}>"}
     headers.update(message.headers or {})
     for name, value in headers.items():
-        mime[name] = value
+        mime[name] = clean_header_text(value)
     mime.set_content(message.text_body)
     mime.add_alternative(message.html_body, subtype="html")
     return mime
 
 
-class Pacer:
-    """Spaces sends so they never exceed ``rate`` messages per second."""
+def message_bytes(message: OutboxMessage) -> bytes:
+    """The message exactly as it goes over the wire, DKIM-signed when a key is set."""
+    raw = build_mime(message).as_bytes()
+    config = current_app.config
+    if not (config["DKIM_PRIVATE_KEY"] and config["DKIM_SELECTOR"]):
+        return raw
+    domain = config["DKIM_DOMAIN"] or sender().domain
+    signature = dkim.sign(
+        raw,
+        config["DKIM_SELECTOR"].encode("ascii"),
+        domain.encode("ascii"),
+        _dkim_key(config["DKIM_PRIVATE_KEY"]),
+        include_headers=DKIM_HEADERS,
+    )
+    return signature + raw
 
-    def __init__(self, rate: float) -> None:
+
+@functools.lru_cache(maxsize=4)
+def _dkim_key(setting: str) -> bytes:
+    """The PEM key itself, or read from the file the setting names."""
+    if setting.lstrip().startswith("-----BEGIN"):
+        return setting.strip().encode("ascii")
+    return Path(setting).read_bytes()
+
+
+class Pacer:
+    """Spaces sends so that one process never exceeds ``rate`` messages per second."""
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep) -> None:
         self.interval = 1.0 / rate if rate and rate > 0 else 0.0
         self.next_slot = 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
         """Sleep until the next send is allowed."""
         if not self.interval:
             return
-        now = time.monotonic()
-        if self.next_slot > now:
-            time.sleep(self.next_slot - now)
-        self.next_slot = max(now, self.next_slot) + self.interval
+        with self.lock:
+            now = self.clock()
+            slot = max(now, self.next_slot)
+            self.next_slot = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+_pacers: dict[float, Pacer] = {}
+
+
+def process_pacer(rate: float) -> Pacer:
+    """The one pacer this process shares between all its connections."""
+    return _pacers.setdefault(rate, Pacer(rate))
 
 
 class MailboxTransport:
     """Delivers into the development mailbox."""
 
-    def send(self, mime: EmailMessage, recipient: str) -> None:
+    def send(self, raw: bytes, recipient: str) -> None:
         """Store the message as the recipient would receive it."""
-        devmailbox.deliver(mime.as_bytes())
+        devmailbox.deliver(raw)
 
     def close(self) -> None:
         """Nothing to close."""
@@ -106,39 +168,53 @@ class SMTPTransport:
 
     def __init__(self) -> None:
         self.settings = current_app.extensions["mail"]
-        self.envelope_from = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+        self.envelope_from = sender().addr_spec
         self.connection: smtplib.SMTP | None = None
-        self.pacer = Pacer(current_app.config["MAIL_RATE_LIMIT"])
+        self.pacer = process_pacer(current_app.config["MAIL_RATE_LIMIT"])
+        self.connections_opened = 0
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
         smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
-        connection = smtp_class(settings.server, settings.port, timeout=SMTP_TIMEOUT_SECONDS)
-        if settings.use_tls:
-            connection.starttls()
-        if settings.username and settings.password:
-            connection.login(settings.username, settings.password)
+        connection = None
+        try:
+            connection = smtp_class(settings.server, settings.port, timeout=SMTP_TIMEOUT_SECONDS)
+            if settings.use_tls:
+                connection.starttls()
+            if settings.username and settings.password:
+                connection.login(settings.username, settings.password)
+        except (smtplib.SMTPException, OSError) as exc:
+            if connection is not None:
+                connection.close()
+            # Not the message's fault: keep it and try again once the server or settings are fixed.
+            raise TemporaryFailure(f"connecting to {settings.server}: {exc!r}") from exc
+        self.connections_opened += 1
         return connection
 
-    def send(self, mime: EmailMessage, recipient: str) -> None:
+    def send(self, raw: bytes, recipient: str) -> None:
         """Send one message, classifying any failure as temporary or permanent."""
         address, needs_utf8 = smtp_address(recipient)
         options = ["SMTPUTF8"] if needs_utf8 else []
+        if self.connection is None:
+            self.connection = self._connect()
         self.pacer.wait()
         try:
-            if self.connection is None:
-                self.connection = self._connect()
-            self.connection.send_message(mime, self.envelope_from, [address], mail_options=options)
+            self.connection.sendmail(self.envelope_from, [address], raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
-            raise _classify(code, reply, recipient_refused=True) from exc
+            if code == 421:
+                self._drop()
+            raise _classify(code, reply, at_recipient=True) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            # Our own From was refused: a settings problem, not this message's. Keep it.
+            raise TemporaryFailure(f"sender refused: {exc.smtp_code} {exc.smtp_error!r}") from exc
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:
+            if exc.smtp_code == 421:  # the server is closing the connection
                 self._drop()
             raise _classify(exc.smtp_code, exc.smtp_error) from exc
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:
             self._drop()
-            raise TemporaryFailure(f"connection: {exc!r}") from exc
+            raise TemporaryFailure(f"connection lost: {exc!r}") from exc
 
     def _drop(self) -> None:
         connection, self.connection = self.connection, None
@@ -158,10 +234,12 @@ class SMTPTransport:
             self.connection = None
 
 
-def _classify(code: int, reply: bytes | str, *, recipient_refused: bool = False) -> DeliveryError:
+def _classify(code: int, reply: bytes | str, *, at_recipient: bool = False) -> DeliveryError:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    error_class = PermanentFailure if 500 <= code < 600 else TemporaryFailure
-    return error_class(f"{code} {text}", recipient_refused=recipient_refused)
+    if not 500 <= code < 600:
+        return TemporaryFailure(f"{code} {text}")
+    bad_recipient = at_recipient or bool(ENHANCED_MAILBOX_STATUS.match(text))
+    return PermanentFailure(f"{code} {text}", bad_recipient=bad_recipient)
 
 
 @contextmanager

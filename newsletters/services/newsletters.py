@@ -1,6 +1,7 @@
 """Newsletters: which exist, which a reader may pick, and adding new ones."""
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -70,14 +71,21 @@ def newsletters_for_signup(slugs: Iterable[str]) -> list[Newsletter]:
     return [found[slug] for slug in wanted]
 
 
-def _check_schedule(slug: str, name: str, send_day: str, send_hour: int) -> None:
+def has_control_characters(text: str) -> bool:
+    """True for line breaks, tabs and other invisible controls: never wanted in a name."""
+    return any(unicodedata.category(char).startswith("C") for char in text)
+
+
+def _check_fields(slug: str, name: str, send_day: str, send_hour: int) -> None:
     if not SLUG_PATTERN.match(slug) or len(slug) > 64:
         raise InvalidInput(
             "A slug uses lower-case letters, digits and single hyphens, like ai-digest.",
             field="slug",
         )
-    if not name.strip() or len(name) > 120:
-        raise InvalidInput("A name is required and has at most 120 characters.", field="name")
+    if not name.strip() or len(name) > 120 or has_control_characters(name):
+        raise InvalidInput(
+            "A name is required, on one line, with at most 120 characters.", field="name"
+        )
     if send_day not in WEEKDAYS:
         raise InvalidInput(f"The send day is one of {', '.join(WEEKDAYS)}.", field="send_day")
     if not 0 <= send_hour <= 23:
@@ -97,7 +105,7 @@ def add_newsletter(
     public: bool = True,
 ) -> Newsletter:
     """Create a newsletter; raise :class:`InvalidInput` for a bad or taken slug."""
-    _check_schedule(slug, name, send_day, send_hour)
+    _check_fields(slug, name, send_day, send_hour)
     if cadence not in {c.value for c in Cadence}:
         raise InvalidInput(f"Unknown cadence {cadence!r}.", field="cadence")
     if db.session.scalar(select(Newsletter.id).where(Newsletter.slug == slug)):
