@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from newsletters import cli, dev, error_pages, models, public, security
+from newsletters import cli, dev, error_pages, models, public, security, tasks
 from newsletters.config import check_production_settings, load_config
 from newsletters.extensions import csrf, db, limiter, migrate
 from newsletters.models.types import render_migration_type
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     register_cli(app)
+    register_celery(app)
     register_logging(app)
     register_proxy(app)
     return app
@@ -82,6 +83,11 @@ def register_security_headers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """The ``flask newsletter`` and ``flask outbox`` commands."""
     cli.register_cli(app)
+
+
+def register_celery(app: Flask) -> None:
+    """A Celery app for workers; the web hands work to it when CELERY_BROKER_URL is set."""
+    tasks.init_celery(app)
 
 
 def register_logging(app: Flask) -> None:

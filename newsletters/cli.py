@@ -61,16 +61,23 @@ def add_demo():
 def drain():
     """Send every message that is due."""
     report = outbox.drain()
-    click.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+    click.echo(report.summary())
     if report.failed:
         raise SystemExit(1)
 
 
 @outbox_cli.command("status")
-def status():
+@click.option("--errors", is_flag=True, help="Also list the latest messages with an error.")
+def status(errors):
     """Count messages by state."""
     for state, count in outbox.status_counts().items():
         click.echo(f"{state}\t{count}")
+    if errors:
+        for message in outbox.recent_failures():
+            click.echo(
+                f"#{message.id} {message.status.value} {message.kind} after "
+                f"{message.attempts} attempts: {message.last_error}"
+            )
 
 
 def register_cli(app: Flask) -> None:

@@ -1,10 +1,11 @@
 """The outbox: every email is written in the transaction that causes it, then sent.
 
 Writing the message with the change means a crash can never leave a confirmed
-reader without their welcome, or a mail without its reason. Sending happens
-after commit (after the HTTP response, in a request) and ``flask outbox drain``
-sends whatever is left. A message is claimed before it is sent, so two senders
-never send the same row.
+reader without their welcome, or a mail without its reason, and a change that
+rolls back takes its mail with it. Sending happens after commit (after the HTTP
+response, in a request, or on a Celery worker when one is configured) and
+``flask outbox drain`` sends whatever is left. A message is claimed before it
+is sent, so two senders never send the same row.
 """
 
 import logging
@@ -19,8 +20,14 @@ from sqlalchemy import func, select, update
 
 from newsletters.config import site_domain
 from newsletters.extensions import db
-from newsletters.models import OutboxMessage, OutboxStatus, Subscriber, utcnow
-from newsletters.services import mailer
+from newsletters.models import (
+    OutboxMessage,
+    OutboxStatus,
+    Subscriber,
+    SuppressionReason,
+    utcnow,
+)
+from newsletters.services import mailer, suppressions
 from newsletters.services.addresses import mask_email
 from newsletters.services.messages import RenderedEmail
 
@@ -28,8 +35,7 @@ log = logging.getLogger(__name__)
 
 ENQUEUED_KEY = "outbox.enqueued"
 AFTER_RESPONSE_KEY = "outbox_after_response"
-# A claim older than this belongs to a sender that died; the message goes back in line.
-CLAIM_TIMEOUT = timedelta(minutes=10)
+SEND_TASK = "newsletters.send_outbox_messages"
 BATCH_SIZE = 100
 
 
@@ -40,12 +46,26 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    suppressed: int = 0
 
     def add(self, other: "SendReport") -> None:
         """Fold another pass's numbers into this one."""
         self.sent += other.sent
         self.retrying += other.retrying
         self.failed += other.failed
+        self.suppressed += other.suppressed
+
+    @property
+    def handled(self) -> int:
+        """Messages this pass dealt with, whatever the outcome."""
+        return self.sent + self.retrying + self.failed + self.suppressed
+
+    def summary(self) -> str:
+        """One line for a log or a terminal."""
+        return (
+            f"sent {self.sent}, retrying {self.retrying}, failed {self.failed}, "
+            f"suppressed {self.suppressed}"
+        )
 
 
 def enqueue(
@@ -75,7 +95,7 @@ def enqueue(
 
 
 def forget_enqueued() -> None:
-    """Drop the messages of a transaction that was rolled back."""
+    """Drop the messages of a transaction that was rolled back: they were never written."""
     db.session.info.pop(ENQUEUED_KEY, None)
 
 
@@ -89,32 +109,51 @@ def send_committed() -> None:
         # makes every signup answer take the same time whether or not mail was sent.
         g.setdefault(AFTER_RESPONSE_KEY, []).extend(ids)
     else:
-        send_messages(ids)
+        dispatch(ids)
+
+
+def dispatch(ids: list[int]) -> None:
+    """Hand committed messages to a Celery worker when one is configured, else send them."""
+    celery = current_app.extensions.get("celery")
+    if current_app.config["CELERY_BROKER_URL"] and celery is not None:
+        try:
+            celery.send_task(SEND_TASK, args=[ids])
+            return
+        except Exception:  # a broker outage must not cost the mail: send it ourselves
+            log.warning("could not reach the Celery broker; sending in this process")
+    send_messages(ids)
 
 
 def send_messages(ids: list[int]) -> SendReport:
     """Send these messages now, if nobody else has claimed them."""
-    return _deliver(_claim(OutboxMessage.id.in_(ids)))
+    claimed = _claim(OutboxMessage.id.in_(ids))
+    if not claimed:
+        return SendReport()
+    with mailer.open_transport() as transport:
+        return _deliver(claimed, transport)
 
 
 def drain(limit: int | None = None) -> SendReport:
-    """Send every message that is due, in batches, until none is left (or ``limit``)."""
+    """Send every message that is due, in batches over one connection, until none is left."""
     _release_stale_claims()
     report = SendReport()
-    while limit is None or report.sent + report.failed + report.retrying < limit:
-        due = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.next_attempt_at <= utcnow(),
+    with mailer.open_transport() as transport:
+        while limit is None or report.handled < limit:
+            due = (
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= utcnow(),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(BATCH_SIZE)
+                # On PostgreSQL concurrent drains take different rows instead of queueing.
+                .with_for_update(skip_locked=True)
             )
-            .order_by(OutboxMessage.id)
-            .limit(BATCH_SIZE)
-        )
-        claimed = _claim(OutboxMessage.id.in_(due.scalar_subquery()))
-        if not claimed:
-            break
-        report.add(_deliver(claimed))
+            claimed = _claim(OutboxMessage.id.in_(due.scalar_subquery()))
+            if not claimed:
+                break
+            report.add(_deliver(claimed, transport))
     return report
 
 
@@ -126,6 +165,18 @@ def status_counts() -> dict[str, int]:
     counts = Counter({status.value: 0 for status in OutboxStatus})
     counts.update({status.value: count for status, count in rows})
     return dict(counts)
+
+
+def recent_failures(limit: int = 10) -> list[OutboxMessage]:
+    """The latest messages that failed or are waiting for a retry, with their errors."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.last_error.is_not(None))
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def _claim(condition) -> list[OutboxMessage]:
@@ -153,11 +204,12 @@ def _claim(condition) -> list[OutboxMessage]:
 
 def _release_stale_claims() -> None:
     """Put back messages whose sender died before it could record the outcome."""
+    timeout = timedelta(seconds=current_app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
     db.session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.claimed_at < utcnow() - CLAIM_TIMEOUT,
+            OutboxMessage.claimed_at < utcnow() - timeout,
         )
         .values(status=OutboxStatus.PENDING, claimed_at=None)
         .execution_options(synchronize_session=False)
@@ -165,31 +217,38 @@ def _release_stale_claims() -> None:
     db.session.commit()
 
 
-def _deliver(messages: list[OutboxMessage]) -> SendReport:
-    """Send claimed messages over one connection, recording each outcome as it happens."""
+def _deliver(messages: list[OutboxMessage], transport) -> SendReport:
+    """Send claimed messages, recording each outcome as soon as it is known."""
     report = SendReport()
-    if not messages:
-        return report
-    with mailer.open_transport() as transport:
-        for message in messages:
-            try:
-                transport.send(mailer.build_mime(message), message.to_address)
-            except mailer.DeliveryError as exc:
-                _record_failure(message, exc, report)
-            except ValueError as exc:  # a message the email library refuses to build
-                _record_failure(message, mailer.PermanentFailure(str(exc)), report)
-            else:
-                message.status = OutboxStatus.SENT
-                message.sent_at = utcnow()
-                message.attempts += 1
-                message.last_error = None
-                report.sent += 1
-            db.session.commit()
+    blocked = suppressions.suppressed_among(m.to_address for m in messages)
+    for message in messages:
+        if message.to_address in blocked:
+            message.status = OutboxStatus.SUPPRESSED
+            message.last_error = "not sent: the address is on the suppression list"
+            report.suppressed += 1
+        else:
+            _send_one(message, transport, report)
+        db.session.commit()
     return report
 
 
+def _send_one(message: OutboxMessage, transport, report: SendReport) -> None:
+    try:
+        transport.send(mailer.message_bytes(message), message.to_address)
+    except mailer.DeliveryError as exc:
+        _record_failure(message, exc, report)
+    except ValueError as exc:  # a message the email library refuses to build
+        _record_failure(message, mailer.PermanentFailure(f"unsendable: {exc}"), report)
+    else:
+        message.status = OutboxStatus.SENT
+        message.sent_at = utcnow()
+        message.attempts += 1
+        message.last_error = None
+        report.sent += 1
+
+
 def _record_failure(message: OutboxMessage, exc: mailer.DeliveryError, report: SendReport) -> None:
-    """Schedule a retry with backoff, or give up for good."""
+    """Schedule a retry with backoff and jitter, or give up for good."""
     config = current_app.config
     message.attempts += 1
     message.last_error = str(exc)[:2000]
@@ -197,7 +256,9 @@ def _record_failure(message: OutboxMessage, exc: mailer.DeliveryError, report: S
     if exc.permanent or age >= config["OUTBOX_GIVE_UP_SECONDS"]:
         message.status = OutboxStatus.FAILED
         report.failed += 1
-        log.warning("giving up on %s to %s: %s", message.kind, mask_email(message.to_address), exc)
+        if exc.bad_recipient:
+            suppressions.suppress(message.to_address, SuppressionReason.BOUNCED, str(exc))
+        log.warning("gave up on %s to %s: %s", message.kind, mask_email(message.to_address), exc)
         return
     delay = min(
         config["OUTBOX_RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1),
@@ -210,10 +271,10 @@ def _record_failure(message: OutboxMessage, exc: mailer.DeliveryError, report: S
     log.info("will retry %s to %s: %s", message.kind, mask_email(message.to_address), exc)
 
 
-def _send_after_response(app: Flask, ids: list[int]) -> None:
+def _dispatch_after_response(app: Flask, ids: list[int]) -> None:
     with app.app_context():
         try:
-            send_messages(ids)
+            dispatch(ids)
         except Exception:  # the messages stay in the outbox for the next drain
             log.exception("sending after the response failed; the outbox keeps the messages")
 
@@ -225,5 +286,5 @@ def init_app(app: Flask) -> None:
     def schedule_outbox_send(response):
         ids = g.pop(AFTER_RESPONSE_KEY, None)
         if ids:
-            response.call_on_close(lambda: _send_after_response(app, ids))
+            response.call_on_close(lambda: _dispatch_after_response(app, ids))
         return response

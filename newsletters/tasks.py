@@ -1,0 +1,73 @@
+"""Celery tasks: ``celery -A newsletters.tasks worker`` (and ``beat`` for the minute drain).
+
+Importing this module has no side effects. Celery looks up ``app`` (or
+``celery``) on it when a worker starts, and only then is the Flask app built,
+from the same settings as the web app.
+"""
+
+from celery import Celery, Task, shared_task
+from flask import Flask
+
+from newsletters.services import outbox
+
+SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
+DRAIN_OUTBOX = "newsletters.drain_outbox"
+
+
+def init_celery(app: Flask) -> Celery:
+    """A Celery app whose tasks run inside this Flask app's context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(
+        {
+            "broker_url": app.config["CELERY_BROKER_URL"] or "memory://",
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {"socket_connect_timeout": 3, "socket_timeout": 10},
+            "task_default_queue": app.config["CELERY_QUEUE"],
+            "task_ignore_result": True,
+            # A task is acknowledged when it has finished, so a worker that dies mid-task
+            # leaves it for another; the outbox's claims keep that from sending twice.
+            "task_acks_late": True,
+            "worker_prefetch_multiplier": 1,
+            "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.2},
+            "beat_schedule": {
+                "drain-the-outbox": {"task": DRAIN_OUTBOX, "schedule": 60.0},
+            },
+            "imports": ("newsletters.tasks",),
+        }
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+@shared_task(name=SEND_OUTBOX_MESSAGES)
+def send_outbox_messages(ids: list[int]) -> str:
+    """Send messages that were just committed."""
+    return outbox.send_messages(ids).summary()
+
+
+@shared_task(name=DRAIN_OUTBOX)
+def drain_outbox() -> str:
+    """Send whatever is due in the outbox (scheduled every minute by beat)."""
+    return outbox.drain().summary()
+
+
+_worker_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Celery:
+    """``celery -A newsletters.tasks``: build the Flask app when a worker asks for it."""
+    global _worker_app
+    if name not in ("app", "celery"):
+        raise AttributeError(name)
+    if _worker_app is None:
+        from newsletters import create_app
+
+        _worker_app = create_app().extensions["celery"]
+    return _worker_app
