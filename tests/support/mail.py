@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from newsletters.services import devmailbox
 
@@ -59,18 +60,63 @@ class DevMailbox:
 
 
 class SMTPRecorder:
-    """An aiosmtpd server that keeps every message it accepts."""
+    """An aiosmtpd server that keeps every message it accepts, and misbehaves on request.
 
-    def __init__(self, port: int | None = None) -> None:
+    ``refuse`` makes it reject one recipient at RCPT, ``fail_data`` answers the
+    next DATA commands with an error reply, and ``drop_data`` hangs up in the
+    middle of the next DATA commands without answering.
+    """
+
+    def __init__(self, port: int | None = None, **smtp_parameters) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.envelopes: list = []
+        self.sessions: set[int] = set()
+        self.refused: dict[str, str] = {}
+        self.data_faults: list[str | None] = []
         self.lock = threading.Lock()
         self.running = False
-        self.controller = Controller(self, hostname=self.host, port=self.port, enable_SMTPUTF8=True)
+        self.controller = Controller(
+            self, hostname=self.host, port=self.port, enable_SMTPUTF8=True, **smtp_parameters
+        )
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user here") -> None:
+        """Reject this recipient at RCPT time from now on."""
+        self.refused[address] = reply
+
+    def fail_data(self, reply: str, times: int = 1) -> None:
+        """Answer the next ``times`` DATA commands with ``reply`` instead of accepting."""
+        self.data_faults.extend([reply] * times)
+
+    def drop_data(self, times: int = 1) -> None:
+        """Close the connection during the next ``times`` DATA commands, without a reply."""
+        self.data_faults.extend([None] * times)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        """Accept the sender, and note which connection is in use."""
+        with self.lock:
+            self.sessions.add(id(session))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        """Accept a recipient unless told to refuse it."""
+        if address in self.refused:
+            return self.refused[address]
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        """Accept and record a message."""
+        """Accept and record a message, or fail as told."""
+        with self.lock:
+            fault = self.data_faults.pop(0) if self.data_faults else "accept"
+        if fault is None:
+            server.transport.close()
+            return "421 4.3.0 gone"  # never reaches the client: the connection is closed
+        if fault != "accept":
+            return fault
         with self.lock:
             self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
@@ -87,12 +133,32 @@ class SMTPRecorder:
             self.running = False
 
     @property
+    def raw_messages(self) -> list[bytes]:
+        """The accepted messages, byte for byte as they came over the wire."""
+        with self.lock:
+            return [e.original_content for e in self.envelopes]
+
+    @property
     def messages(self) -> list[EmailMessage]:
         """The accepted messages, parsed."""
+        return [message_from_bytes(raw, policy=policy.default) for raw in self.raw_messages]
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every accepted recipient, in order, once per delivered message."""
         with self.lock:
-            envelopes = list(self.envelopes)
-        return [message_from_bytes(e.original_content, policy=policy.default) for e in envelopes]
+            return [to for e in self.envelopes for to in e.rcpt_tos]
 
     def settings(self) -> dict:
         """App settings that send mail to this server."""
         return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port}
+
+
+def password_checker(username: str, password: str):
+    """An aiosmtpd authenticator accepting exactly one login."""
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == username.encode() and auth_data.password == password.encode()
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate

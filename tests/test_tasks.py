@@ -1,0 +1,66 @@
+"""A real Celery worker, on a real Redis broker, sends what the web commits."""
+
+import secrets
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from newsletters.tasks import DRAIN_OUTBOX
+from tests.support.reader import add_demo_newsletters, sign_up
+from tests.test_outbox import _queue, _rows
+
+READER = "reader@example.com"
+
+
+@pytest.fixture
+def settings(settings, smtp_server, redis_url):
+    settings.update(smtp_server.settings())
+    settings["CELERY_BROKER_URL"] = redis_url
+    # A queue of this run's own, so concurrent runs never take each other's tasks.
+    settings["CELERY_QUEUE"] = f"newsletters-test-{secrets.token_hex(6)}"
+    return settings
+
+
+@pytest.fixture
+def worker(app):
+    with start_worker(
+        app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10
+    ) as running:
+        yield running
+
+
+def _wait_for(condition, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the worker did not get there in time"
+        time.sleep(0.05)
+
+
+def test_the_worker_sends_what_a_signup_committed(app, client, smtp_server):
+    add_demo_newsletters(app)
+    response = sign_up(client, READER, "the-weekly")
+    assert response.status_code == 200
+    # No worker yet: the message waits in the outbox and its task waits in Redis.
+    assert smtp_server.recipients == []
+    assert _rows(app) == {READER: ("pending", 0)}
+    with start_worker(
+        app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10
+    ):
+        _wait_for(lambda: smtp_server.recipients == [READER])
+        _wait_for(lambda: _rows(app) == {READER: ("sent", 1)})
+
+
+def test_the_drain_task_sends_whatever_is_left(app, smtp_server, worker):
+    _queue(app, "a@example.com", "b@example.com")
+    app.extensions["celery"].send_task(DRAIN_OUTBOX)
+    _wait_for(lambda: sorted(smtp_server.recipients) == ["a@example.com", "b@example.com"])
+
+
+def test_without_a_reachable_broker_the_web_sends_the_mail_itself(app, client, smtp_server):
+    app.config["CELERY_BROKER_URL"] = "redis://127.0.0.1:9/0"  # nothing listens there
+    app.extensions["celery"].conf.broker_url = app.config["CELERY_BROKER_URL"]
+    add_demo_newsletters(app)
+    response = sign_up(client, READER, "the-weekly")
+    assert response.status_code == 200
+    assert smtp_server.recipients == [READER]
