@@ -73,6 +73,8 @@ def test_the_welcome_email_has_the_right_structure_and_every_header(
     # Non-ASCII header text travels RFC 2047-encoded, never as raw 8-bit.
     headers = raw.split(b"\r\n\r\n", 1)[0]
     assert headers.isascii()
+    # Links stay links: a mail client reads List-Unsubscribe raw, not RFC 2047-decoded.
+    assert re.search(rb"\r\nList-Unsubscribe: <https://news\.example\.com/unsubscribe/", headers)
     assert re.search(rb"\r\nSubject: [^\r]*=\?utf-8\?", headers)
     assert re.search(rb"^From: [^\r]*=\?utf-8\?", headers)
 

@@ -1,5 +1,13 @@
 """The data model. Import models from here."""
 
+from newsletters.models.api_token import ApiToken
+from newsletters.models.digest import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+    Story,
+)
 from newsletters.models.newsletter import Cadence, Newsletter
 from newsletters.models.outbox import OutboxMessage, OutboxStatus
 from newsletters.models.subscriber import (
@@ -14,7 +22,12 @@ from newsletters.models.suppression import Suppression, SuppressionReason
 from newsletters.models.types import utcnow
 
 __all__ = [
+    "ApiToken",
     "Cadence",
+    "Delivery",
+    "DeliveryStatus",
+    "Digest",
+    "DigestStatus",
     "Event",
     "EventKind",
     "Newsletter",
@@ -26,5 +39,6 @@ __all__ = [
     "SubscriptionStatus",
     "Suppression",
     "SuppressionReason",
+    "Story",
     "utcnow",
 ]

@@ -34,6 +34,16 @@ class Newsletter(db.Model):
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
     feed_url: Mapped[str | None] = mapped_column(String(2048))
+    # Conditional-GET validators from the last feed pull, so unchanged feeds cost nothing.
+    feed_etag: Mapped[str | None] = mapped_column(String(255))
+    feed_modified: Mapped[str | None] = mapped_column(String(255))
+    # The name in the From header of this newsletter's issues; the site's name when empty.
+    from_name: Mapped[str | None] = mapped_column(String(120))
+    # "{name}: {date}" by default; {name}, {date} and {site} are filled in.
+    subject_template: Mapped[str] = mapped_column(String(200), default="")
+    intro: Mapped[str] = mapped_column(Text, default="")
+    # Send an issue even when its period has no stories (off: an empty week sends nothing).
+    send_when_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:

@@ -1,0 +1,139 @@
+"""The content side: stories, the issues (digests) built from them, and their deliveries."""
+
+import enum
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletters.extensions import db
+from newsletters.models.newsletter import Newsletter
+from newsletters.models.types import UTCDateTime, enum_column_type, utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets room for billions.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Story(db.Model):
+    """One article a newsletter may carry."""
+
+    __tablename__ = "story"
+    __table_args__ = (
+        UniqueConstraint("newsletter_id", "guid"),
+        Index("ix_story_newsletter_published", "newsletter_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletter.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(2048))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    # The publisher's own identifier (feed entry id, CMS id); the URL when there is none.
+    guid: Mapped[str] = mapped_column(String(512))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    newsletter: Mapped[Newsletter] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Story {self.guid!r}>"
+
+
+class DigestStatus(enum.StrEnum):
+    """Where an issue is in its life."""
+
+    DRAFT = "draft"  # exists for its overrides; not rendered yet
+    SENDING = "sending"  # rendered once; deliveries being made
+    SENT = "sent"  # every delivery has an outcome
+    EMPTY = "empty"  # its period had no stories, so nobody got it
+
+
+class Digest(db.Model):
+    """One issue of a newsletter, for one period; there is never a second one."""
+
+    __tablename__ = "digest"
+    __table_args__ = (UniqueConstraint("newsletter_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletter.id", ondelete="CASCADE"))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[DigestStatus] = mapped_column(
+        enum_column_type(DigestStatus), default=DigestStatus.DRAFT
+    )
+    # Per-issue overrides of the newsletter's subject template and intro.
+    subject_override: Mapped[str | None] = mapped_column(String(300))
+    intro_override: Mapped[str | None] = mapped_column(Text)
+    # What every recipient gets, rendered once; only their own links differ.
+    subject: Mapped[str | None] = mapped_column(String(300))
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    story_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once a delivery row exists for every subscriber who was active then.
+    materialized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    newsletter: Mapped[Newsletter] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Digest {self.newsletter_id} {self.period_start:%Y-%m-%d} {self.status}>"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """What happened to one issue for one reader."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender
+    SENT = "sent"
+    FAILED = "failed"  # temporarily; the next run tries again
+    BOUNCED = "bounced"  # the server refused the address for good; it is suppressed
+    SUPPRESSED = "suppressed"  # not sent: the address is on the suppression list
+    SKIPPED = "skipped"  # not sent: the reader left before their turn came
+
+
+class Delivery(db.Model):
+    """One issue to one reader: the row that makes 'exactly once' hold."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "subscriber_id"),
+        Index("ix_delivery_digest_status", "digest_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digest.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
+    )
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column_type(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Which sender holds the row while it is 'sending' (host:pid:uuid), and since when.
+    claim_token: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.digest_id}:{self.subscriber_id} {self.status}>"
