@@ -42,7 +42,9 @@ def invalid_link(error: InvalidToken):
 
 def domain_error(error: NewsletterError):
     """Any other refusal by the domain."""
-    return _answer(error.status, error.code, "We couldn't do that", error.message)
+    body, status = _answer(error.status, error.code, "We couldn't do that", error.message)
+    headers = {"WWW-Authenticate": 'Bearer realm="newsletters"'} if status == 401 else {}
+    return body, status, headers
 
 
 def csrf_error(error: CSRFError):

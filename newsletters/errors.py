@@ -72,3 +72,19 @@ class ExpiredToken(InvalidToken):
 
     code = "expired_token"
     message = "This link has expired."
+
+
+class NotFound(NewsletterError):
+    """The thing asked for does not exist."""
+
+    status = 404
+    code = "not_found"
+    message = "We couldn't find that."
+
+
+class Unauthorized(NewsletterError):
+    """A request that needs credentials came without valid ones."""
+
+    status = 401
+    code = "unauthorized"
+    message = "A valid API token is required: send 'Authorization: Bearer <token>'."

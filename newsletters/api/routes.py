@@ -1,0 +1,70 @@
+"""JSON API routes: parse, call one service, answer JSON. Errors are JSON too."""
+
+from flask import Blueprint, jsonify, request
+
+from newsletters.errors import InvalidInput
+from newsletters.extensions import csrf
+from newsletters.models import Story
+from newsletters.services import api_tokens, stories
+from newsletters.services.newsletters import public_newsletters
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # API clients authenticate with a bearer token, not a session cookie
+
+
+def _json_object() -> dict:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return payload
+
+
+def _story_json(story: Story) -> dict:
+    return {
+        "id": str(story.uuid),
+        "newsletter": story.newsletter.slug,
+        "title": story.title,
+        "url": story.url,
+        "summary": story.summary,
+        "image_url": story.image_url,
+        "guid": story.guid,
+        "published_at": story.published_at.isoformat(),
+    }
+
+
+@bp.get("/newsletters")
+def list_newsletters():
+    """The public newsletters."""
+    return jsonify(
+        {
+            "newsletters": [
+                {
+                    "slug": n.slug,
+                    "name": n.name,
+                    "description": n.description,
+                    "cadence": n.cadence.value,
+                }
+                for n in public_newsletters()
+            ]
+        }
+    )
+
+
+@bp.post("/stories")
+def create_story():
+    """Add a story to a newsletter: 201, or 200 with the story already filed under that guid."""
+    api_tokens.authenticate(request.headers.get("Authorization"))
+    payload = _json_object()
+    story, created = stories.add_story(
+        payload.get("newsletter"),
+        stories.StoryInput(
+            title=payload.get("title"),
+            url=payload.get("url"),
+            summary=payload.get("summary", ""),
+            published_at=payload.get("published_at"),
+            guid=payload.get("guid"),
+            image_url=payload.get("image_url"),
+        ),
+        source="api",
+    )
+    return jsonify({"story": _story_json(story)}), 201 if created else 200
