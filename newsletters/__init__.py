@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from newsletters import cli, dev, error_pages, models, public, security, tasks
+from newsletters import api, cli, dev, error_pages, models, public, security, tasks
 from newsletters.config import check_production_settings, load_config
 from newsletters.extensions import csrf, db, limiter, migrate
 from newsletters.models.types import render_migration_type
@@ -66,6 +66,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the reader pages, and the development mailbox when mail stays local."""
     app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
     if not app.config["MAIL_SERVER"] and not app.config["IS_PRODUCTION"]:
         app.register_blueprint(dev.bp)
 

@@ -47,6 +47,12 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_SELECTOR": "",
     # The d= domain of the signature; empty means the domain of MAIL_DEFAULT_SENDER.
     "DKIM_DOMAIN": "",
+    # Newsletters' send weekday and hour are wall-clock times in this zone.
+    "TIMEZONE": "UTC",
+    "DIGEST_BATCH_SIZE": 500,
+    "DIGEST_MAX_ATTEMPTS": 5,
+    "DIGEST_CLAIM_TIMEOUT_SECONDS": 900,
+    "DIGEST_JOURNAL_DIR": "",
     "CELERY_BROKER_URL": "",
     "CELERY_QUEUE": "newsletters",
     "RATELIMIT_ENABLED": True,
@@ -122,6 +128,8 @@ def _derive(app: Flask) -> None:
         config["SUPPORT_EMAIL"] = DEVELOPMENT_SUPPORT_EMAIL
     if not config["MAIL_DEFAULT_SENDER"]:
         config["MAIL_DEFAULT_SENDER"] = f"{config['SITE_NAME']} <newsletters@{site_domain(app)}>"
+    if not config["DIGEST_JOURNAL_DIR"]:
+        config["DIGEST_JOURNAL_DIR"] = os.path.join(app.instance_path, "journal")
     if not config["DEV_MAILBOX_PATH"]:
         config["DEV_MAILBOX_PATH"] = os.path.join(app.instance_path, "mailbox")
     secure = config["SESSION_COOKIE_SECURE"]

@@ -8,10 +8,11 @@ from the same settings as the web app.
 from celery import Celery, Task, shared_task
 from flask import Flask
 
-from newsletters.services import outbox
+from newsletters.services import outbox, sending
 
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
+SEND_DIGEST = sending.SEND_DIGEST_TASK
 
 
 def init_celery(app: Flask) -> Celery:
@@ -56,6 +57,13 @@ def send_outbox_messages(ids: list[int]) -> str:
 def drain_outbox() -> str:
     """Send whatever is due in the outbox (scheduled every minute by beat)."""
     return outbox.drain().summary()
+
+
+@shared_task(name=SEND_DIGEST)
+def send_digest(digest_id: int) -> str:
+    """Claim and send batches of one issue until none is left; many run at once safely."""
+    report = sending.send_digest_batches(digest_id)
+    return f"sent {report.sent}, failed {report.failed}, bounced {report.bounced}"
 
 
 _worker_app: Celery | None = None

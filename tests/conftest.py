@@ -29,6 +29,7 @@ TEST_DATABASE_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def service_unavailable(service: str, reason: object) -> None:
@@ -83,6 +84,21 @@ def migrate(database_url: str, workdir: Path) -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+def cli_env(settings: dict) -> dict[str, str]:
+    """The environment that makes a ``flask`` or ``celery`` process use these settings."""
+    env = {key: value for key, value in os.environ.items() if key not in settings}
+    for key, value in settings.items():
+        if isinstance(value, bool):
+            env[key] = "true" if value else "false"
+        elif isinstance(value, list | tuple):
+            env[key] = ",".join(value)
+        elif value is not None:
+            env[key] = str(value)
+    env["FLASK_APP"] = "app"
+    env["PYTHONPATH"] = str(ROOT)
+    return env
 
 
 @pytest.fixture(scope="session")

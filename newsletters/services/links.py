@@ -5,7 +5,12 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from newsletters.models import Newsletter, Subscriber
-from newsletters.services.tokens import Purpose, make_token
+from newsletters.services.tokens import Purpose, make_token, serializer
+
+TOKEN_MARK = "__TOKEN__"
+# Written into an issue rendered once, and replaced by each reader's own links.
+UNSUBSCRIBE_PLACEHOLDER = "__NL_UNSUBSCRIBE_URL__"
+PREFERENCES_PLACEHOLDER = "__NL_PREFERENCES_URL__"
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -17,6 +22,38 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+class ReaderLinks:
+    """A reader's own preferences and unsubscribe links.
+
+    The URL patterns and signers are prepared once, so making the links for
+    every reader of a large issue costs two signatures each and nothing else.
+    """
+
+    def __init__(self, newsletter: Newsletter | None = None) -> None:
+        self.newsletter_uuid = str(newsletter.uuid) if newsletter is not None else None
+        self.preferences_pattern = external_url("public.preferences", token=TOKEN_MARK)
+        self.unsubscribe_pattern = external_url("public.unsubscribe", token=TOKEN_MARK)
+        self.preferences_signer = serializer(Purpose.PREFERENCES)
+        self.unsubscribe_signer = serializer(Purpose.UNSUBSCRIBE)
+
+    def preferences(self, subscriber_uuid: str) -> str:
+        """The reader's preference center."""
+        token = self.preferences_signer.dumps({"s": subscriber_uuid})
+        return self.preferences_pattern.replace(TOKEN_MARK, token)
+
+    def unsubscribe(self, subscriber_uuid: str) -> str:
+        """Leave this newsletter (or every newsletter, when made without one)."""
+        token = self.unsubscribe_signer.dumps({"s": subscriber_uuid, "n": self.newsletter_uuid})
+        return self.unsubscribe_pattern.replace(TOKEN_MARK, token)
+
+    def unsubscribe_headers(self, subscriber_uuid: str) -> dict[str, str]:
+        """RFC 2369 and RFC 8058 headers so mail clients can offer one-click unsubscribe."""
+        return {
+            "List-Unsubscribe": f"<{self.unsubscribe(subscriber_uuid)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+
 def confirm_url(subscriber: Subscriber) -> str:
     """The link that confirms a reader's pending subscriptions."""
     token = make_token(Purpose.CONFIRM, {"s": str(subscriber.uuid)})
@@ -25,19 +62,14 @@ def confirm_url(subscriber: Subscriber) -> str:
 
 def preferences_url(subscriber: Subscriber) -> str:
     """The reader's own preference center."""
-    token = make_token(Purpose.PREFERENCES, {"s": str(subscriber.uuid)})
-    return external_url("public.preferences", token=token)
+    return ReaderLinks().preferences(str(subscriber.uuid))
 
 
 def unsubscribe_url(subscriber: Subscriber, newsletter: Newsletter | None = None) -> str:
     """A link that leaves one newsletter, or every newsletter when none is given."""
-    payload = {"s": str(subscriber.uuid), "n": str(newsletter.uuid) if newsletter else None}
-    return external_url("public.unsubscribe", token=make_token(Purpose.UNSUBSCRIBE, payload))
+    return ReaderLinks(newsletter).unsubscribe(str(subscriber.uuid))
 
 
 def unsubscribe_headers(subscriber: Subscriber, newsletter: Newsletter | None = None) -> dict:
-    """RFC 2369 and RFC 8058 headers so mail clients can offer one-click unsubscribe."""
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url(subscriber, newsletter)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    """The List-Unsubscribe headers for one reader."""
+    return ReaderLinks(newsletter).unsubscribe_headers(str(subscriber.uuid))

@@ -54,6 +54,10 @@ class TemporaryFailure(DeliveryError):
     """Worth trying again later: the server was away, said 4xx, or refused our login."""
 
 
+class ServerUnavailable(TemporaryFailure):
+    """No connection could be made (or the login was refused): no message can go now."""
+
+
 class PermanentFailure(DeliveryError):
     """Will never work as it is: the server said 5xx."""
 
@@ -76,10 +80,9 @@ def sender(name: str | None = None) -> Address:
     return Address(display_name=clean_header_text(name or default_name), addr_spec=address)
 
 
-def list_id(local_part: str = "newsletters") -> str:
-    """A List-Id on the site's domain, e.g. ``The Daily Ledger <the-weekly.example.com>``."""
-    config = current_app.config
-    return f"{config['SITE_NAME']} <{local_part}.{site_domain(current_app)}>"
+def list_id(local_part: str = "newsletters", name: str | None = None) -> str:
+    """A List-Id on the site's domain, e.g. ``The Weekly <the-weekly.example.com>``."""
+    return f"{name or current_app.config['SITE_NAME']} <{local_part}.{site_domain(current_app)}>"
 
 
 def header_line(name: str, value: str, *, utf8: bool = False) -> bytes:
@@ -125,7 +128,7 @@ class MessageTemplate:
         }
         self.head = b"".join(header_line(name, value) for name, value in common.items())
         self.mime_head = (
-            b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary=\""
+            b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'
             + self.boundary.encode()
             + b'"\r\n\r\n'
         )
@@ -134,9 +137,13 @@ class MessageTemplate:
 
     def _part(self, subtype: str, body: str) -> bytes:
         return (
-            f"--{self.boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        ).encode() + _quoted_printable(body) + b"\r\n"
+            (
+                f'--{self.boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            ).encode()
+            + _quoted_printable(body)
+            + b"\r\n"
+        )
 
     def render(
         self,
@@ -269,7 +276,7 @@ class SMTPTransport:
             if connection is not None:
                 connection.close()
             # Not the message's fault: keep it and try again once the server or settings are fixed.
-            raise TemporaryFailure(f"connecting to {settings.server}: {exc!r}") from exc
+            raise ServerUnavailable(f"connecting to {settings.server}: {exc!r}") from exc
         self.connections_opened += 1
         return connection
 

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletters.extensions import db
 from newsletters.models import Suppression, SuppressionReason
+from newsletters.services.sql import insert
 
 
 def address_hash(address: str) -> str:
@@ -47,3 +48,22 @@ def suppress(address: str, reason: SuppressionReason, detail: str | None = None)
             )
     except IntegrityError:
         pass
+
+
+def suppress_many(addresses: Iterable[str], reason: SuppressionReason, detail: str) -> None:
+    """Suppress several addresses in one statement, in the caller's transaction."""
+    rows = {
+        address_hash(a): {
+            "email_hash": address_hash(a),
+            "email": a,
+            "reason": reason,
+            "detail": detail[:2000],
+        }
+        for a in addresses
+    }
+    if rows:
+        db.session.execute(
+            insert(Suppression)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing(index_elements=["email_hash"])
+        )

@@ -24,7 +24,7 @@ class Purpose(enum.StrEnum):
     SIGNUP_FORM = "signup-form"
 
 
-def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
+def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     """A serializer that signs with SECRET_KEY and still accepts its fallbacks."""
     config = current_app.config
     # itsdangerous signs with the last key and verifies against all of them.
@@ -46,7 +46,7 @@ def _max_age(purpose: Purpose) -> int | None:
 
 def make_token(purpose: Purpose, payload: Any) -> str:
     """Sign ``payload`` for one purpose."""
-    return _serializer(purpose).dumps(payload)
+    return serializer(purpose).dumps(payload)
 
 
 def read_token(purpose: Purpose, token: str) -> Any:
@@ -56,7 +56,7 @@ def read_token(purpose: Purpose, token: str) -> Any:
     :class:`InvalidToken` for anything else that does not verify.
     """
     try:
-        return _serializer(purpose).loads(token, max_age=_max_age(purpose))
+        return serializer(purpose).loads(token, max_age=_max_age(purpose))
     except SignatureExpired as exc:
         raise ExpiredToken() from exc
     except BadSignature as exc:

@@ -76,9 +76,8 @@ class SMTPRecorder:
         self.data_faults: list[str | None] = []
         self.lock = threading.Lock()
         self.running = False
-        self.controller = Controller(
-            self, hostname=self.host, port=self.port, enable_SMTPUTF8=True, **smtp_parameters
-        )
+        self.smtp_parameters = smtp_parameters
+        self.controller: Controller | None = None
 
     def refuse(self, address: str, reply: str = "550 5.1.1 No such user here") -> None:
         """Reject this recipient at RCPT time from now on."""
@@ -122,7 +121,10 @@ class SMTPRecorder:
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
-        """Listen."""
+        """Listen (again, after a stop: same port, same records)."""
+        self.controller = Controller(
+            self, hostname=self.host, port=self.port, enable_SMTPUTF8=True, **self.smtp_parameters
+        )
         self.controller.start()
         self.running = True
 

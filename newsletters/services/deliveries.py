@@ -1,0 +1,475 @@
+"""Sending one issue to every reader exactly once, in batches, from any number of senders.
+
+Every (issue, reader) pair has one delivery row, created in bulk from the
+active subscriptions. Senders claim pending rows a batch at a time (``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL; SQLite's write lock serialises claims), send them
+over one reused SMTP connection, note each outcome in a journal as it happens
+and write the batch's outcomes to the database in a handful of statements.
+Reads and writes are per batch, never per reader, and memory holds one batch.
+"""
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import uuid4
+
+from flask import current_app
+from sqlalchemy import String, and_, bindparam, cast, func, literal, select, update
+
+from newsletters.config import site_domain
+from newsletters.extensions import db
+from newsletters.models import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    SuppressionReason,
+    utcnow,
+)
+from newsletters.services import mailer, suppressions
+from newsletters.services.journal import Journal, read_journal, remove_journal
+from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, ReaderLinks
+from newsletters.services.sql import insert
+
+log = logging.getLogger(__name__)
+
+MATERIALIZE_CHUNK = 5000
+SENT, FAILED, BOUNCED = "sent", "failed", "bounced"
+SUPPRESSED, SKIPPED = "suppressed", "skipped"
+OUTCOME_STATUS = {
+    SENT: DeliveryStatus.SENT,
+    FAILED: DeliveryStatus.FAILED,
+    BOUNCED: DeliveryStatus.BOUNCED,
+    SUPPRESSED: DeliveryStatus.SUPPRESSED,
+    SKIPPED: DeliveryStatus.SKIPPED,
+}
+
+
+@dataclass
+class DeliveryReport:
+    """What one or more senders did with one issue."""
+
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    suppressed: int = 0
+    skipped: int = 0
+    error: str | None = None
+
+    def add(self, other: "DeliveryReport") -> None:
+        """Fold another sender's numbers into this one."""
+        for name in (SENT, FAILED, BOUNCED, SUPPRESSED, SKIPPED):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.error = self.error or other.error
+
+    @property
+    def handled(self) -> int:
+        """Deliveries that reached an outcome."""
+        return self.sent + self.failed + self.bounced + self.suppressed + self.skipped
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed."""
+        return not (self.failed or self.bounced or self.error)
+
+
+@dataclass
+class Outcomes:
+    """One batch's outcomes, grouped so each kind is written in one statement."""
+
+    ids: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[int, str] = field(default_factory=dict)
+    bounced_addresses: list[str] = field(default_factory=list)
+
+    def add(self, delivery_id: int, outcome: str, error: str = "") -> None:
+        """Note one delivery's outcome."""
+        self.ids[outcome].append(delivery_id)
+        if error:
+            self.errors[delivery_id] = error
+
+    def report(self) -> DeliveryReport:
+        """The counts."""
+        return DeliveryReport(**{name: len(self.ids.get(name, [])) for name in OUTCOME_STATUS})
+
+
+# --- making the delivery rows ---------------------------------------------------------
+
+
+def materialize(digest: Digest) -> None:
+    """One pending delivery per active subscriber, in chunks; safe to repeat or race."""
+    if digest.materialized_at is not None:
+        return
+    active = select(Subscription.subscriber_id).where(
+        Subscription.newsletter_id == digest.newsletter_id,
+        Subscription.status == SubscriptionStatus.ACTIVE,
+    )
+    after = 0
+    while True:
+        chunk = active.where(Subscription.subscriber_id > after).order_by(
+            Subscription.subscriber_id
+        )
+        upto = db.session.scalar(
+            select(func.max(chunk.limit(MATERIALIZE_CHUNK).subquery().c.subscriber_id))
+        )
+        if upto is None:
+            break
+        rows = select(
+            literal(digest.id),
+            Subscription.subscriber_id,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+        ).where(
+            Subscription.newsletter_id == digest.newsletter_id,
+            Subscription.status == SubscriptionStatus.ACTIVE,
+            Subscription.subscriber_id > after,
+            Subscription.subscriber_id <= upto,
+        )
+        db.session.execute(
+            insert(Delivery)
+            .from_select(["digest_id", "subscriber_id", "status", "attempts"], rows)
+            .on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"])
+        )
+        db.session.commit()
+        after = upto
+    db.session.execute(
+        update(Digest)
+        .where(Digest.id == digest.id, Digest.materialized_at.is_(None))
+        .values(materialized_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def requeue_failed(digest: Digest) -> int:
+    """Put temporarily failed deliveries back in line, unless they have had enough tries."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.digest_id == digest.id,
+            Delivery.status == DeliveryStatus.FAILED,
+            Delivery.attempts < current_app.config["DIGEST_MAX_ATTEMPTS"],
+        )
+        .values(status=DeliveryStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+# --- claims, and recovering from dead senders ------------------------------------------
+
+
+def _claim_token() -> tuple[str, str]:
+    key = uuid4().hex
+    return f"{socket.gethostname()}:{os.getpid()}:{key}", key
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_abandoned(token: str, claimed_at, now) -> bool:
+    """A claim whose sender is gone: dead on this machine, or silent for too long."""
+    host, _, rest = token.partition(":")
+    pid, _, _ = rest.partition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
+        return True
+    timeout = timedelta(seconds=current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"])
+    return claimed_at < now - timeout
+
+
+def recover_abandoned_claims(digest: Digest) -> int:
+    """Settle batches whose sender died: journaled outcomes stand, the rest go back in line."""
+    claims = db.session.execute(
+        select(Delivery.claim_token, func.min(Delivery.claimed_at))
+        .where(Delivery.digest_id == digest.id, Delivery.status == DeliveryStatus.SENDING)
+        .group_by(Delivery.claim_token)
+    ).all()
+    now, released = utcnow(), 0
+    for token, claimed_at in claims:
+        if token is None or not _is_abandoned(token, claimed_at, now):
+            continue
+        key = token.rsplit(":", 1)[-1]
+        outcomes = Outcomes()
+        for delivery_id, outcome, error in read_journal(key) or []:
+            if outcome in OUTCOME_STATUS:
+                outcomes.add(delivery_id, outcome, error)
+        _write_outcomes(digest, token, outcomes)
+        result = db.session.execute(
+            update(Delivery)
+            .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+            .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        remove_journal(key)
+        released += result.rowcount
+        log.warning(
+            "recovered an abandoned batch of issue %s: %d outcomes from its journal, %d requeued",
+            digest.id,
+            sum(len(v) for v in outcomes.ids.values()),
+            result.rowcount,
+        )
+    return released
+
+
+# --- writing outcomes ---------------------------------------------------------------------
+
+
+def _message_id_sql(digest: Digest):
+    domain = site_domain(current_app)
+    return literal(f"<{digest.uuid}.") + cast(Delivery.id, String) + literal(f"@{domain}>")
+
+
+def message_id(digest: Digest, delivery_id: int) -> str:
+    """The Message-ID of one delivery: stable, so a retry is recognisably the same message."""
+    return f"<{digest.uuid}.{delivery_id}@{site_domain(current_app)}>"
+
+
+def _write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
+    """A batch's outcomes in a few statements: one per kind, plus one per error text."""
+    now = utcnow()
+    mine = and_(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+    cleared = {"claim_token": None, "claimed_at": None}
+    if outcomes.ids.get(SENT):
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(outcomes.ids[SENT]), mine)
+            .values(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                attempts=Delivery.attempts + 1,
+                last_error=None,
+                message_id=_message_id_sql(digest),
+                **cleared,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    for outcome in (SUPPRESSED, SKIPPED):
+        if outcomes.ids.get(outcome):
+            db.session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(outcomes.ids[outcome]), mine)
+                .values(status=OUTCOME_STATUS[outcome], **cleared)
+                .execution_options(synchronize_session=False)
+            )
+    for outcome in (FAILED, BOUNCED):
+        rows = [
+            {"delivery_id": i, "error": outcomes.errors.get(i, "")[:2000]}
+            for i in outcomes.ids.get(outcome, [])
+        ]
+        if rows:
+            table = Delivery.__table__
+            db.session.execute(
+                table.update()
+                .where(
+                    table.c.id == bindparam("delivery_id"),
+                    table.c.claim_token == token,
+                )
+                .values(
+                    status=OUTCOME_STATUS[outcome].value,
+                    attempts=table.c.attempts + 1,
+                    last_error=bindparam("error"),
+                    claim_token=None,
+                    claimed_at=None,
+                ),
+                rows,
+            )
+    if outcomes.bounced_addresses:
+        suppressions.suppress_many(
+            outcomes.bounced_addresses, SuppressionReason.BOUNCED, "refused during an issue"
+        )
+    db.session.commit()
+
+
+# --- the sender ---------------------------------------------------------------------------
+
+
+class Sender:
+    """Sends one issue: claims batches until none is left. Many may run at once."""
+
+    def __init__(self, digest: Digest) -> None:
+        newsletter = digest.newsletter
+        self.digest = digest
+        self.newsletter_id = newsletter.id
+        self.batch_size = current_app.config["DIGEST_BATCH_SIZE"]
+        self.template = mailer.MessageTemplate(
+            subject=digest.subject,
+            text=digest.text_body,
+            html=digest.html_body,
+            date=digest.rendered_at,
+            from_name=newsletter.from_name,
+            list_id_value=mailer.list_id(newsletter.slug, newsletter.name),
+        )
+        self.links = ReaderLinks(newsletter)
+        self.message_id_prefix = f"<{digest.uuid}."
+        self.message_id_suffix = f"@{site_domain(current_app)}>"
+
+    def run(self, progress=None) -> DeliveryReport:
+        """Send until no pending delivery is left; ``progress(n)`` after each batch."""
+        report = DeliveryReport()
+        with mailer.open_transport() as transport:
+            while claimed := self._claim():
+                token, key, ids = claimed
+                batch = self._send_batch(token, key, ids, transport)
+                report.add(batch)
+                if progress is not None:
+                    progress(batch.handled)
+                if batch.error:
+                    break
+        return report
+
+    def _claim(self) -> tuple[str, str, list[int]] | None:
+        token, key = _claim_token()
+        pending = (
+            select(Delivery.id)
+            .where(Delivery.digest_id == self.digest.id, Delivery.status == DeliveryStatus.PENDING)
+            .order_by(Delivery.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        ids = (
+            db.session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(pending.scalar_subquery()))
+                .where(Delivery.status == DeliveryStatus.PENDING)
+                .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=utcnow())
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
+        db.session.commit()
+        return (token, key, sorted(ids)) if ids else None
+
+    def _recipients(self, ids: list[int]) -> list[tuple[int, str | None, str | None, str | None]]:
+        """(delivery id, subscriber uuid, address, subscription status) for a batch, in one read."""
+        rows = db.session.execute(
+            select(Delivery.id, Subscriber.uuid, Subscriber.email, Subscription.status)
+            .select_from(Delivery)
+            .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .outerjoin(
+                Subscription,
+                and_(
+                    Subscription.subscriber_id == Delivery.subscriber_id,
+                    Subscription.newsletter_id == self.newsletter_id,
+                ),
+            )
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        ).all()
+        return [(i, str(u) if u else None, email, status) for i, u, email, status in rows]
+
+    def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
+        recipients = self._recipients(ids)
+        suppressed = suppressions.suppressed_among(e for _, _, e, _ in recipients if e)
+        outcomes, journal = Outcomes(), Journal(key)
+        error = None
+        try:
+            for delivery_id, subscriber_uuid, address, status in recipients:
+                if address is None or status != SubscriptionStatus.ACTIVE:
+                    outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
+                elif address in suppressed:
+                    outcome, detail = SUPPRESSED, ""
+                else:
+                    try:
+                        outcome, detail = (
+                            self._send_one(transport, delivery_id, subscriber_uuid, address),
+                            "",
+                        )
+                    except mailer.ServerUnavailable as exc:
+                        error = str(exc)
+                        break
+                    except mailer.DeliveryError as exc:
+                        outcome = BOUNCED if exc.permanent else FAILED
+                        detail = str(exc)
+                        if exc.bad_recipient:
+                            outcomes.bounced_addresses.append(address)
+                journal.record(delivery_id, outcome, detail)
+                outcomes.add(delivery_id, outcome, detail)
+            _write_outcomes(self.digest, token, outcomes)
+            if error:
+                _release(token)
+            journal.discard()
+        finally:
+            journal.close()  # after a failure the journal stays, for recovery to read
+        report = outcomes.report()
+        report.error = error
+        return report
+
+    def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
+        links = self.links
+        raw = self.template.render(
+            address,
+            f"{self.message_id_prefix}{delivery_id}{self.message_id_suffix}",
+            headers=links.unsubscribe_headers(subscriber_uuid),
+            links={
+                UNSUBSCRIBE_PLACEHOLDER: links.unsubscribe(subscriber_uuid),
+                PREFERENCES_PLACEHOLDER: links.preferences(subscriber_uuid),
+            },
+        )
+        transport.send(raw, address)
+        return SENT
+
+
+def _release(token: str) -> None:
+    """Give back a claim's unsent rows, untouched, when the server cannot be reached."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# --- the state of an issue ----------------------------------------------------------------
+
+
+def status_counts(digest: Digest) -> dict[str, int]:
+    """Deliveries of an issue by status."""
+    rows = db.session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.digest_id == digest.id)
+        .group_by(Delivery.status)
+    ).all()
+    counts = {status.value: 0 for status in DeliveryStatus}
+    counts.update({status.value: count for status, count in rows})
+    return counts
+
+
+def finish_if_done(digest: Digest) -> bool:
+    """Mark the issue sent once no delivery is waiting or may still be retried."""
+    max_attempts = current_app.config["DIGEST_MAX_ATTEMPTS"]
+    open_rows = db.session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.digest_id == digest.id,
+            (Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+            | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.attempts < max_attempts)),
+        )
+    )
+    if open_rows or digest.materialized_at is None:
+        return False
+    db.session.execute(
+        update(Digest)
+        .where(Digest.id == digest.id, Digest.status == DigestStatus.SENDING)
+        .values(status=DigestStatus.SENT, completed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return True

@@ -1,0 +1,290 @@
+"""Issues of a newsletter: when one is due, what goes in it, and rendering it once.
+
+A newsletter's period ends at its send slot (weekday and hour, in
+``TIMEZONE``). ``flask digest send`` sends the issue of the period that ended
+last; ``--force`` sends the issue of the period running now. Either way there
+is one issue per newsletter and period, so a second run finds it and sends
+nobody anything twice.
+"""
+
+import string
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from newsletters.errors import InvalidInput
+from newsletters.extensions import db
+from newsletters.models import (
+    Digest,
+    DigestStatus,
+    Newsletter,
+    Story,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletters.services import links
+from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
+from newsletters.services.messages import RenderedEmail, render_email
+from newsletters.services.sql import insert
+from newsletters.services.stories import newsletter_by_slug, stories_between
+from newsletters.services.transactions import atomic
+
+DEFAULT_SUBJECT = "{name}: {date}"
+SUBJECT_FIELDS = {"name", "date", "site"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """The stretch of time an issue covers: [start, end)."""
+
+    start: datetime
+    end: datetime
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def _slot(newsletter: Newsletter, day: date) -> datetime:
+    """The send time on ``day``, local wall-clock time, in UTC."""
+    return datetime.combine(day, time(newsletter.send_hour), tzinfo=_zone()).astimezone(UTC)
+
+
+def _last_slot_day(newsletter: Newsletter, moment: datetime) -> date:
+    """The local date of the latest send slot at or before ``moment``."""
+    local = moment.astimezone(_zone())
+    day = local.date() - timedelta(days=(local.weekday() - newsletter.send_weekday) % 7)
+    if _slot(newsletter, day) > moment:
+        day -= timedelta(days=7)
+    return day
+
+
+def due_period(newsletter: Newsletter, now: datetime) -> Period:
+    """The period that ended at the latest send slot: what a scheduled run sends."""
+    day = _last_slot_day(newsletter, now)
+    return Period(_slot(newsletter, day - timedelta(days=7)), _slot(newsletter, day))
+
+
+def current_period(newsletter: Newsletter, now: datetime) -> Period:
+    """The period running now: what ``--force`` and a preview show."""
+    day = _last_slot_day(newsletter, now)
+    return Period(_slot(newsletter, day), _slot(newsletter, day + timedelta(days=7)))
+
+
+def _existing_issue(newsletter: Newsletter, period: Period) -> Digest | None:
+    return db.session.scalar(
+        select(Digest).where(
+            Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
+        )
+    )
+
+
+def next_period(newsletter: Newsletter, now: datetime) -> Period:
+    """The period of the next issue to go out: the one that just ended if it has not gone
+    out yet, else the one running now."""
+    due = due_period(newsletter, now)
+    issue = _existing_issue(newsletter, due)
+    unsent = issue is None or issue.status == DigestStatus.DRAFT
+    if unsent and due.end > newsletter.created_at:
+        return due
+    return current_period(newsletter, now)
+
+
+def check_subject_template(template: str) -> None:
+    """Refuse a subject template with fields other than {name}, {date} and {site}."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise InvalidInput("The subject has an unmatched { or }.", field="subject") from exc
+    if fields - SUBJECT_FIELDS:
+        raise InvalidInput(
+            "The subject may use {name}, {date} and {site}, nothing else.", field="subject"
+        )
+
+
+def period_label(start: datetime, end: datetime) -> str:
+    """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time."""
+    first = start.astimezone(_zone())
+    last = (end - timedelta(seconds=1)).astimezone(_zone())
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day} – {last.day} {last:%B %Y}"
+    if first.year == last.year:
+        return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
+    return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
+
+
+def subject_for(newsletter: Newsletter, digest: Digest) -> str:
+    """The issue's subject: its own override, the newsletter's template, or the default."""
+    template = digest.subject_override or newsletter.subject_template or DEFAULT_SUBJECT
+    local_end = digest.period_end.astimezone(_zone())
+    values = {
+        "name": newsletter.name,
+        "date": f"{local_end.day} {local_end:%B %Y}",
+        "site": current_app.config["SITE_NAME"],
+    }
+    try:
+        return template.format_map(values)
+    except (KeyError, ValueError, IndexError):
+        return DEFAULT_SUBJECT.format_map(values)
+
+
+def render_digest(
+    newsletter: Newsletter,
+    digest: Digest,
+    stories: list[Story],
+    *,
+    preferences_url: str = PREFERENCES_PLACEHOLDER,
+    unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
+) -> RenderedEmail:
+    """The issue's text and HTML, with placeholders where each reader's own links go."""
+    return render_email(
+        "digest",
+        subject=subject_for(newsletter, digest),
+        newsletter=newsletter,
+        stories=stories,
+        intro=digest.intro_override or newsletter.intro,
+        period_label=period_label(digest.period_start, digest.period_end),
+        preferences_url=preferences_url,
+        unsubscribe_url=unsubscribe_url,
+    )
+
+
+def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -> Digest:
+    """The one issue of this newsletter for this period, created if need be (race-free)."""
+    db.session.execute(
+        insert(Digest)
+        .values(
+            uuid=uuid4(),
+            newsletter_id=newsletter.id,
+            period_start=period.start,
+            period_end=period.end,
+            status=DigestStatus.DRAFT,
+            story_ids=[],
+            forced=forced,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["newsletter_id", "period_start"])
+    )
+    db.session.commit()
+    return db.session.scalar(
+        select(Digest).where(
+            Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
+        )
+    )
+
+
+def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Digest | None:
+    """The issue a run should send for this newsletter, rendered once; None when none is due.
+
+    An ended period without stories is marked empty and sends nothing, unless
+    the newsletter says to send empty issues. A forced issue of the running
+    period is only created when there is something to send.
+    """
+    period = current_period(newsletter, now) if force else due_period(newsletter, now)
+    if not force and period.end <= newsletter.created_at:
+        return None  # the newsletter did not exist during that period
+    digest = issue_for(newsletter, period, forced=force)
+    if digest.status == DigestStatus.DRAFT:
+        _render_once(newsletter, digest, now, force)
+        db.session.refresh(digest)
+    return digest
+
+
+def _render_once(newsletter: Newsletter, digest: Digest, now: datetime, force: bool) -> None:
+    stories = stories_between(newsletter, digest.period_start, min(digest.period_end, now))
+    if not stories and not newsletter.send_when_empty:
+        if not force:
+            _move(digest, DigestStatus.DRAFT, status=DigestStatus.EMPTY, completed_at=now)
+        return
+    email = render_digest(newsletter, digest, stories)
+    # Only one renderer wins; a concurrent run re-reads the winner's issue.
+    _move(
+        digest,
+        DigestStatus.DRAFT,
+        status=DigestStatus.SENDING,
+        subject=email.subject,
+        text_body=email.text,
+        html_body=email.html,
+        story_ids=[story.id for story in stories],
+        rendered_at=now,
+        forced=force,
+    )
+
+
+def _move(digest: Digest, expected: DigestStatus, **values) -> bool:
+    result = db.session.execute(
+        update(Digest)
+        .where(Digest.id == digest.id, Digest.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def newsletters_for_sending(slug: str | None = None) -> list[Newsletter]:
+    """Every newsletter that sends issues (public or not), or the one named."""
+    if slug:
+        return [newsletter_by_slug(slug)]
+    return list(
+        db.session.scalars(
+            select(Newsletter).where(Newsletter.is_archived.is_(False)).order_by(Newsletter.slug)
+        )
+    )
+
+
+def unfinished_issues(slug: str | None = None) -> list[Digest]:
+    """Issues still being sent: a crashed or interrupted run, or failures to retry."""
+    query = select(Digest).where(Digest.status == DigestStatus.SENDING)
+    if slug:
+        query = query.join(Newsletter).where(Newsletter.slug == slug)
+    return list(db.session.scalars(query.order_by(Digest.id)))
+
+
+def active_subscriber_count(newsletter: Newsletter) -> int:
+    """How many readers would get an issue now."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.newsletter_id == newsletter.id,
+            Subscription.status == SubscriptionStatus.ACTIVE,
+        )
+    )
+
+
+def preview(slug: str, now: datetime) -> tuple[Digest, RenderedEmail, int]:
+    """The next issue to go out, as it stands now, with sample links; nothing is written."""
+    newsletter = newsletter_by_slug(slug)
+    period = next_period(newsletter, now)
+    digest = _existing_issue(newsletter, period) or Digest(
+        newsletter=newsletter, period_start=period.start, period_end=period.end
+    )
+    stories = stories_between(newsletter, period.start, min(period.end, now))
+    sample = links.external_url("public.lost_link")
+    email = render_digest(
+        newsletter, digest, stories, preferences_url=sample, unsubscribe_url=sample
+    )
+    db.session.expunge_all()
+    return digest, email, len(stories)
+
+
+@atomic
+def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | None) -> Digest:
+    """Give the next issue its own subject or intro, before it is sent."""
+    newsletter = newsletter_by_slug(slug)
+    if subject is not None:
+        check_subject_template(subject)
+    digest = issue_for(newsletter, next_period(newsletter, now))
+    if digest.status != DigestStatus.DRAFT:
+        raise InvalidInput("That issue has already gone out; it can no longer be changed.")
+    if subject is not None:
+        digest.subject_override = subject.strip() or None
+    if intro is not None:
+        digest.intro_override = intro.strip() or None
+    return digest

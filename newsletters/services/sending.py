@@ -1,0 +1,232 @@
+"""What cron runs: send every due issue, then finish any issue a previous run left.
+
+The CLI and the Celery tasks call these; the rules they apply live in
+:mod:`digests` (what is due, rendered once) and :mod:`deliveries` (exactly once).
+"""
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+
+from newsletters.extensions import db
+from newsletters.models import Digest, DigestStatus, utcnow
+from newsletters.services import deliveries, digests
+from newsletters.services.deliveries import DeliveryReport
+
+SEND_DIGEST_TASK = "newsletters.send_digest"
+MAX_FAN_OUT = 256
+WAIT_POLL_SECONDS = 0.5
+
+# progress(digest, total) returns a callable taking how many more deliveries are done.
+ProgressFactory = Callable[[Digest, int], Callable[[int], None]]
+
+
+@dataclass
+class IssueRun:
+    """What one run did for one newsletter."""
+
+    newsletter: str
+    outcome: str  # sent, incomplete, empty, not due, already sent, would send
+    period: digests.Period | None = None
+    total: int = 0
+    stories: int = 0
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed in this run."""
+        return self.report.ok
+
+    def summary(self) -> str:
+        """The one line cron mails."""
+        period = ""
+        if self.period:
+            period = f" {self.period.start:%Y-%m-%d}..{self.period.end:%Y-%m-%d}"
+        line = f"{self.newsletter}{period}: {self.outcome}"
+        if self.outcome == "would send":
+            return f"{line} {self.stories} stories to {self.total} readers"
+        if self.outcome in ("sent", "incomplete"):
+            r = self.report
+            rate = r.sent / self.seconds if self.seconds > 0 else 0.0
+            line += (
+                f"; sent {r.sent}, failed {r.failed}, bounced {r.bounced}, suppressed "
+                f"{r.suppressed}, skipped {r.skipped} of {self.total} in {self.seconds:.1f}s "
+                f"({rate:.0f}/s)"
+            )
+        return line + (f"; stopped: {self.report.error}" if self.report.error else "")
+
+
+def _period(digest: Digest) -> digests.Period:
+    return digests.Period(digest.period_start, digest.period_end)
+
+
+def plan_due_digests(slug: str | None, *, force: bool, now: datetime) -> list[IssueRun]:
+    """What a run would do, without writing anything (``--dry-run``)."""
+    plans = []
+    for newsletter in digests.newsletters_for_sending(slug):
+        period = (digests.current_period if force else digests.due_period)(newsletter, now)
+        existing = db.session.scalar(
+            db.select(Digest).where(
+                Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
+            )
+        )
+        stories = len(digests.stories_between(newsletter, period.start, min(period.end, now)))
+        run = IssueRun(newsletter.slug, "would send", period, stories=stories)
+        if existing is not None and existing.status != DigestStatus.DRAFT:
+            run.outcome = f"already {existing.status.value}"
+        elif not force and period.end <= newsletter.created_at:
+            run.outcome = "not due"
+        elif not stories and not newsletter.send_when_empty:
+            run.outcome = "empty"
+        else:
+            run.total = digests.active_subscriber_count(newsletter)
+        plans.append(run)
+    return plans
+
+
+def send_due_digests(
+    slug: str | None = None,
+    *,
+    force: bool = False,
+    executor: str = "inline",
+    connections: int = 1,
+    progress: ProgressFactory | None = None,
+    now: datetime | None = None,
+) -> list[IssueRun]:
+    """Send every due issue, and finish every issue still being sent."""
+    now = now or utcnow()
+    runs = []
+    for newsletter in digests.newsletters_for_sending(slug):
+        digest = digests.prepare_issue(newsletter, now, force=force)
+        if digest is None:
+            runs.append(IssueRun(newsletter.slug, "not due"))
+        elif digest.status in (DigestStatus.EMPTY, DigestStatus.DRAFT):
+            runs.append(IssueRun(newsletter.slug, "empty", _period(digest)))
+        elif digest.status == DigestStatus.SENT:
+            runs.append(IssueRun(newsletter.slug, "already sent", _period(digest)))
+    for digest in digests.unfinished_issues(slug):
+        runs = [
+            r
+            for r in runs
+            if not (
+                r.newsletter == digest.newsletter.slug
+                and r.period
+                and r.period.start == digest.period_start
+            )
+        ]
+        runs.append(
+            send_issue(digest, executor=executor, connections=connections, progress=progress)
+        )
+    return runs
+
+
+def send_issue(
+    digest: Digest,
+    *,
+    executor: str = "inline",
+    connections: int = 1,
+    progress: ProgressFactory | None = None,
+) -> IssueRun:
+    """Bring one issue as far as it can go: every reader sent, or failures noted for retry."""
+    started = time.monotonic()
+    deliveries.materialize(digest)
+    deliveries.requeue_failed(digest)
+    deliveries.recover_abandoned_claims(digest)
+    counts = deliveries.status_counts(digest)
+    total = sum(counts.values())
+    waiting = counts["pending"] + counts["sending"]
+    advance = progress(digest, total) if progress else (lambda n: None)
+    advance(total - waiting)
+    if executor == "celery":
+        report = _send_with_celery(digest, advance)
+    else:
+        report = _send_inline(digest, connections, advance)
+    done = deliveries.finish_if_done(digest)
+    return IssueRun(
+        digest.newsletter.slug,
+        "sent" if done else "incomplete",
+        _period(digest),
+        total=total,
+        stories=len(digest.story_ids or []),
+        report=report,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _send_inline(
+    digest: Digest, connections: int, advance: Callable[[int], None]
+) -> DeliveryReport:
+    if connections <= 1:
+        return deliveries.Sender(digest).run(advance)
+    app = current_app._get_current_object()
+    total, lock = DeliveryReport(), threading.Lock()
+
+    def advance_safely(n: int) -> None:
+        with lock:
+            advance(n)
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                report = deliveries.Sender(db.session.get(Digest, digest.id)).run(advance_safely)
+            finally:
+                db.session.remove()
+        with lock:
+            total.add(report)
+
+    threads = [threading.Thread(target=work, name=f"sender-{n}") for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total
+
+
+def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> DeliveryReport:
+    """Hand the batches to workers, then follow the issue until no delivery is waiting."""
+    counts = deliveries.status_counts(digest)
+    batches = math.ceil((counts["pending"] + counts["sending"]) / deliveries_batch_size())
+    celery = current_app.extensions["celery"]
+    for _ in range(min(max(batches, 1), MAX_FAN_OUT)):
+        celery.send_task(SEND_DIGEST_TASK, args=[digest.id])
+    before = counts
+    while True:
+        time.sleep(WAIT_POLL_SECONDS)
+        db.session.expire_all()
+        counts = deliveries.status_counts(digest)
+        advance(_settled(counts) - _settled(before))
+        before = counts
+        if counts["pending"] + counts["sending"] == 0:
+            break
+    return DeliveryReport(
+        sent=counts["sent"],
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        suppressed=counts["suppressed"],
+        skipped=counts["skipped"],
+    )
+
+
+def _settled(counts: dict[str, int]) -> int:
+    return sum(counts.values()) - counts["pending"] - counts["sending"]
+
+
+def deliveries_batch_size() -> int:
+    """How many deliveries a sender claims at a time."""
+    return current_app.config["DIGEST_BATCH_SIZE"]
+
+
+def send_digest_batches(digest_id: int) -> DeliveryReport:
+    """A worker's share of an issue (the Celery task): claim and send until none is left."""
+    digest = db.session.get(Digest, digest_id)
+    if digest is None or digest.status != DigestStatus.SENDING:
+        return DeliveryReport()
+    # A batch a dead worker on this machine left behind is settled from its journal first.
+    deliveries.recover_abandoned_claims(digest)
+    return deliveries.Sender(digest).run()
