@@ -1,5 +1,7 @@
 """Exactly once, the hard way: killed senders, racing senders, Celery workers, 20,000 readers."""
 
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -31,14 +33,9 @@ def weekly(app):
 
 
 def _flask(settings, *args, **popen):
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, **popen}
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=cli_env(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **popen,
+        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=cli_env(settings), **options
     )
 
 
@@ -178,3 +175,27 @@ def test_twenty_thousand_readers_cost_a_few_statements_per_batch(
     assert set(smtp_server.recipients) == set(readers)
     # 40 batches of 500: a claim, a read, a suppression check and a write each, plus setup.
     assert len(statements) < 20_000 / 50, f"{len(statements)} statements for 20,000 readers"
+
+
+def test_on_a_terminal_a_progress_bar_shows_sent_total_rate_and_eta(
+    app, settings, smtp_server, weekly
+):
+    add_readers(app, weekly, 120)
+    settings["DIGEST_BATCH_SIZE"] = 20
+    leader, follower = pty.openpty()
+    process = _flask(settings, "digest", "send", stdout=follower, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    screen = shown.decode("utf-8", "replace")
+    assert "120/120" in screen and "/s" in screen
+    assert "the-weekly" in screen and "sent 120" in screen
