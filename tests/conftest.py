@@ -22,6 +22,7 @@ from newsletters import create_app
 from newsletters.config import database_uri
 from newsletters.extensions import db
 from tests.support.mail import DevMailbox, SMTPRecorder, free_port
+from tests.support.readers import add_newsletter, add_stories
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 TEST_DATABASE_URL = os.environ.get(
@@ -186,6 +187,14 @@ def runner(app):
 def mailbox(app) -> DevMailbox:
     """The development mailbox the app delivers to when no SMTP server is set."""
     return DevMailbox(app)
+
+
+@pytest.fixture
+def weekly(app) -> int:
+    """'The Weekly' (Mondays 8:00, a month old) with three stories in the week just ended."""
+    newsletter_id = add_newsletter(app)
+    add_stories(app, newsletter_id, 3)
+    return newsletter_id
 
 
 @pytest.fixture

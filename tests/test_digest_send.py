@@ -14,7 +14,7 @@ from sqlalchemy import event, func, select
 from newsletters.extensions import db
 from newsletters.models import Delivery, DeliveryStatus, Digest, DigestStatus
 from tests.conftest import ROOT, cli_env
-from tests.support.readers import add_newsletter, add_readers, add_stories
+from tests.support.readers import add_readers
 
 
 @pytest.fixture
@@ -23,13 +23,6 @@ def settings(settings, smtp_server, tmp_path):
     settings["DIGEST_JOURNAL_DIR"] = str(tmp_path / "journal")
     settings["DIGEST_BATCH_SIZE"] = 50
     return settings
-
-
-@pytest.fixture
-def weekly(app):
-    newsletter_id = add_newsletter(app)
-    add_stories(app, newsletter_id, 3)
-    return newsletter_id
 
 
 def _flask(settings, *args, **popen):

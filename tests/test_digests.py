@@ -28,13 +28,6 @@ def settings(settings, smtp_server):
     return settings
 
 
-@pytest.fixture
-def weekly(app):
-    newsletter_id = add_newsletter(app)
-    add_stories(app, newsletter_id, 3)
-    return newsletter_id
-
-
 def _send(runner, *args):
     return runner.invoke(args=["digest", "send", *args])
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Digest, DigestStatus, utcnow
@@ -72,7 +73,7 @@ def plan_due_digests(slug: str | None, *, force: bool, now: datetime) -> list[Is
     for newsletter in digests.newsletters_for_sending(slug):
         period = (digests.current_period if force else digests.due_period)(newsletter, now)
         existing = db.session.scalar(
-            db.select(Digest).where(
+            select(Digest).where(
                 Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
             )
         )
@@ -111,15 +112,6 @@ def send_due_digests(
         elif digest.status == DigestStatus.SENT:
             runs.append(IssueRun(newsletter.slug, "already sent", _period(digest)))
     for digest in digests.unfinished_issues(slug):
-        runs = [
-            r
-            for r in runs
-            if not (
-                r.newsletter == digest.newsletter.slug
-                and r.period
-                and r.period.start == digest.period_start
-            )
-        ]
         runs.append(
             send_issue(digest, executor=executor, connections=connections, progress=progress)
         )
@@ -195,21 +187,16 @@ def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> Deliver
     celery = current_app.extensions["celery"]
     for _ in range(min(max(batches, 1), MAX_FAN_OUT)):
         celery.send_task(SEND_DIGEST_TASK, args=[digest.id])
-    before = counts
-    while True:
+    start = previous = counts
+    while counts["pending"] + counts["sending"]:
         time.sleep(WAIT_POLL_SECONDS)
         db.session.expire_all()
         counts = deliveries.status_counts(digest)
-        advance(_settled(counts) - _settled(before))
-        before = counts
-        if counts["pending"] + counts["sending"] == 0:
-            break
+        advance(_settled(counts) - _settled(previous))
+        previous = counts
+    # What the workers did in this run, not what earlier runs had already settled.
     return DeliveryReport(
-        sent=counts["sent"],
-        failed=counts["failed"],
-        bounced=counts["bounced"],
-        suppressed=counts["suppressed"],
-        skipped=counts["skipped"],
+        **{name: counts[name] - start[name] for name in deliveries.OUTCOME_STATUS}
     )
 
 
