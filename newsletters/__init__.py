@@ -9,10 +9,11 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from newsletters import api, cli, dev, error_pages, models, public, security, tasks
+from newsletters import api, cli, dev, error_pages, models, observability, public, security, tasks
 from newsletters.config import check_production_settings, load_config
 from newsletters.extensions import csrf, db, limiter, migrate
 from newsletters.models.types import render_migration_type
+from newsletters.public import failures
 from newsletters.services import mailer, outbox
 
 
@@ -51,16 +52,17 @@ def register_extensions(app: Flask) -> None:
     outbox.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _sqlite_pragmas)
+            busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
+            def sqlite_pragmas(dbapi_connection, _record) -> None:
+                # Enforce foreign keys, and let readers and one writer work side by side.
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+                cursor.close()
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """Enforce foreign keys and let readers and one writer work side by side."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+            event.listen(db.engine, "connect", sqlite_pragmas)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -74,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     """Pages for errors, in the site's own words."""
     error_pages.register_error_handlers(app)
+    failures.init_app(app)
 
 
 def register_security_headers(app: Flask) -> None:
@@ -92,11 +95,14 @@ def register_celery(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """Log the package at INFO outside tests, to stderr where the process manager reads it."""
+    """Log the package at INFO, with each line's request id, to stderr."""
+    observability.init_app(app)
     logger = logging.getLogger("newsletters")
     if not app.testing and not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

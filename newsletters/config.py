@@ -79,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": 24 * 3600,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # How long a request waits for a busy SQLite file before the write is retried.
+    "SQLITE_BUSY_TIMEOUT_MS": 5000,
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}

@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from newsletters.errors import InvalidToken, NewsletterError
@@ -25,6 +26,11 @@ MESSAGES = {
     500: (
         "Something went wrong",
         "Something went wrong on our side and nothing was saved. Please try again in a moment.",
+    ),
+    503: (
+        "We'll be right back",
+        "We can't reach our database just now, so nothing was changed. "
+        "Please try again in a minute.",
     ),
 }
 
@@ -68,8 +74,17 @@ def server_error(error: Exception):
     return _answer(500, "internal_error", title, message)
 
 
+def unavailable(error: Exception):
+    """The database is away (after the retries inside the request): 503, nothing changed."""
+    db.session.rollback()
+    log.error("database unavailable on %s %s: %r", request.method, request.path, error)
+    title, message = MESSAGES[503]
+    return _answer(503, "unavailable", title, message)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install every handler above."""
+    app.register_error_handler(DBAPIError, unavailable)
     app.register_error_handler(InvalidToken, invalid_link)
     app.register_error_handler(NewsletterError, domain_error)
     app.register_error_handler(CSRFError, csrf_error)

@@ -88,3 +88,11 @@ class Unauthorized(NewsletterError):
     status = 401
     code = "unauthorized"
     message = "A valid API token is required: send 'Authorization: Bearer <token>'."
+
+
+class IdempotencyConflict(NewsletterError):
+    """An Idempotency-Key reused for a different request."""
+
+    status = 409
+    code = "idempotency_conflict"
+    message = "That Idempotency-Key was already used for a different request."

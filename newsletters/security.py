@@ -1,22 +1,53 @@
-"""Response headers that keep pages out of other sites' frames and scripts off the page."""
+"""Response headers that keep pages out of other sites' frames and scripts off the page.
 
-from flask import Flask
+Only the embeddable signup box may be framed, and only by the origins in
+``EMBED_ALLOWED_ORIGINS``.
+"""
 
-CONTENT_SECURITY_POLICY = (
+from flask import Flask, current_app, g
+from flask_cors import CORS
+
+POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
+
+
+def allow_framing() -> None:
+    """Let this response be shown in an iframe on the allowed origins (the embed box)."""
+    g.embeddable = True
+
+
+def frame_ancestors() -> str:
+    """Who may frame the embed box: this site and the configured origins."""
+    return " ".join(["'self'", *current_app.config["EMBED_ALLOWED_ORIGINS"]])
 
 
 def init_app(app: Flask) -> None:
     """Add the headers after every request, leaving any a view set itself."""
+    # Publishers' own forms may call the signup API from their pages, and nothing else may.
+    CORS(
+        app,
+        resources={
+            r"/api/v1/subscriptions": {
+                "origins": app.config["EMBED_ALLOWED_ORIGINS"],
+                "methods": ["POST"],
+                "allow_headers": ["Content-Type", "Idempotency-Key"],
+                "max_age": 600,
+            }
+        },
+    )
 
     @app.after_request
     def add_security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        embeddable = g.get("embeddable", False)
+        ancestors = frame_ancestors() if embeddable else "'self'"
+        headers.setdefault("Content-Security-Policy", POLICY.format(ancestors=ancestors))
+        if not embeddable:
+            # X-Frame-Options cannot name several origins; CSP frame-ancestors does.
+            headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if app.config["IS_PRODUCTION"] and app.config["SITE_URL"].startswith("https://"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -2,10 +2,13 @@
 
 from flask import Blueprint, jsonify, request
 
-from newsletters.errors import InvalidInput
+from newsletters.api import openapi
+from newsletters.errors import InvalidEmail, InvalidInput
 from newsletters.extensions import csrf
+from newsletters.http import request_origin
+from newsletters.limits import limit_per_address, limit_per_ip
 from newsletters.models import Story
-from newsletters.services import api_tokens, stories
+from newsletters.services import api_tokens, idempotency, stories, subscriptions
 from newsletters.services.newsletters import public_newsletters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,6 +33,33 @@ def _story_json(story: Story) -> dict:
         "guid": story.guid,
         "published_at": story.published_at.isoformat(),
     }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """This API, described for people and for code generators."""
+    return jsonify(openapi.document())
+
+
+@bp.post("/subscriptions")
+@limit_per_ip
+@limit_per_address
+def create_subscription():
+    """Sign a reader up, exactly as the form does: 202 and the same answer for everyone."""
+    payload = _json_object()
+    email, slugs = payload.get("email"), payload.get("newsletters")
+    if not isinstance(email, str):
+        raise InvalidEmail()
+    if not isinstance(slugs, list) or not all(isinstance(slug, str) for slug in slugs):
+        raise InvalidInput("newsletters must be a list of newsletter slugs.", field="newsletters")
+    status, body = idempotency.apply_once(
+        idempotency.check_key(request.headers.get("Idempotency-Key")),
+        "api-subscriptions",
+        idempotency.fingerprint(email, sorted(slugs)),
+        lambda: subscriptions.subscribe(email, slugs, request_origin("api")),
+        lambda _: (202, {"status": "accepted", "message": subscriptions.SIGNUP_ANSWER}),
+    )
+    return jsonify(body), status
 
 
 @bp.get("/newsletters")

@@ -8,6 +8,7 @@ from newsletters.models.digest import (
     DigestStatus,
     Story,
 )
+from newsletters.models.idempotency import IdempotencyRecord
 from newsletters.models.newsletter import Cadence, Newsletter
 from newsletters.models.outbox import OutboxMessage, OutboxStatus
 from newsletters.models.subscriber import (
@@ -28,6 +29,7 @@ __all__ = [
     "DeliveryStatus",
     "Digest",
     "DigestStatus",
+    "IdempotencyRecord",
     "Event",
     "EventKind",
     "Newsletter",

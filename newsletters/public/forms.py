@@ -10,11 +10,12 @@ session-bound token.
 import time
 from dataclasses import dataclass
 
-from flask import current_app, request
+from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from newsletters.errors import FormExpired, InvalidToken
 from newsletters.services.addresses import MAX_ADDRESS_LENGTH
+from newsletters.services.newsletters import MAX_CHOICES, Card
 from newsletters.services.tokens import Purpose, make_token, read_token
 
 SIGNUP_SOURCES = ("form", "embed")
@@ -27,6 +28,8 @@ class SignupSubmission:
     email: str
     newsletters: list[str]
     source: str
+    # The newsletters an embed box showed, so an error redraws the same box.
+    shown: list[str]
     # A filled honeypot or a form filled faster than a person can: answered as
     # usual so a bot learns nothing, but nothing is stored and no mail is sent.
     looks_automated: bool
@@ -37,24 +40,41 @@ def signup_form_token() -> str:
     return make_token(Purpose.SIGNUP_FORM, {"t": round(time.time(), 3)})
 
 
-def read_signup(form: MultiDict) -> SignupSubmission:
+def read_signup(form: MultiDict, *, check_token: bool = True) -> SignupSubmission:
     """Check the form token and collect the fields; :class:`FormExpired` if the token fails."""
-    try:
-        issued = float(read_token(Purpose.SIGNUP_FORM, form.get("csrf_token", ""))["t"])
-    except (InvalidToken, KeyError, TypeError, ValueError) as exc:
-        raise FormExpired() from exc
-    too_fast = time.time() - issued < current_app.config["SIGNUP_MIN_SECONDS"]
+    too_fast = False
+    if check_token:
+        try:
+            issued = float(read_token(Purpose.SIGNUP_FORM, form.get("csrf_token", ""))["t"])
+        except (InvalidToken, KeyError, TypeError, ValueError) as exc:
+            raise FormExpired() from exc
+        too_fast = time.time() - issued < current_app.config["SIGNUP_MIN_SECONDS"]
     honeypot = bool(form.get("website", "").strip())
     source = form.get("source", "form")
     return SignupSubmission(
         email=form.get("email", "")[: MAX_ADDRESS_LENGTH + 1],
         newsletters=form.getlist("newsletters"),
         source=source if source in SIGNUP_SOURCES else "form",
+        shown=[s for s in form.get("shown", "").split(",") if s][:MAX_CHOICES],
         looks_automated=too_fast or honeypot,
     )
 
 
-def address_rate_limit_key() -> str:
-    """Key the per-address rate limit on the address typed into the form."""
-    email = request.form.get("email", "").strip().lower()[: MAX_ADDRESS_LENGTH + 1]
-    return f"address:{email}" if email else f"ip:{request.remote_addr}"
+def cards_for_embed(cards: list[Card], slugs: list[str]) -> list[Card]:
+    """The newsletters an embed box asked for, in its order; unknown slugs are left out."""
+    by_slug = {card.slug: card for card in cards}
+    return [by_slug[slug] for slug in dict.fromkeys(slugs) if slug in by_slug]
+
+
+@dataclass(frozen=True)
+class RedrawnChoice:
+    """A preference checkbox drawn from what the reader posted, not from the database."""
+
+    newsletter: Card
+    checked: bool
+    status: None = None
+
+
+def redrawn_choices(cards: list[Card], ticked: set[str]) -> list[RedrawnChoice]:
+    """The preference form as the reader left it, when the database cannot tell us more."""
+    return [RedrawnChoice(card, card.slug in ticked) for card in cards]

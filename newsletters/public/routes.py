@@ -1,8 +1,11 @@
 """Reader routes. Each parses the request, calls one service, and renders the result."""
 
+import logging
+import uuid
+
 from flask import (
     Blueprint,
-    current_app,
+    abort,
     flash,
     jsonify,
     redirect,
@@ -11,53 +14,84 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import InternalServerError
 from wtforms import ValidationError
 
+from newsletters import error_pages
 from newsletters.errors import InvalidInput
-from newsletters.extensions import csrf, limiter
+from newsletters.extensions import csrf, db
 from newsletters.http import json_error, private_page, request_origin, wants_json
-from newsletters.public import forms
-from newsletters.services import health, links, preferences, subscriptions
-from newsletters.services.newsletters import public_newsletters
+from newsletters.limits import limit_per_address, limit_per_ip
+from newsletters.public import failures, forms
+from newsletters.security import allow_framing
+from newsletters.services import health, idempotency, links, preferences, subscriptions
+from newsletters.services.newsletters import last_known_cards, signup_cards
 from newsletters.services.tokens import Purpose
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
-THANKS = "Thank you for submitting your email!"
+THANKS = subscriptions.SIGNUP_ANSWER
+SAVE_ENDPOINTS = {"public.subscribe", "public.save_preferences"}
 
 
-def _signup_ip_limit() -> str:
-    return current_app.config["SIGNUP_RATE_LIMIT"]
+def _new_key() -> str:
+    """A fresh Idempotency-Key for a form about to be shown."""
+    return uuid.uuid4().hex
 
 
-def _signup_address_limit() -> str:
-    return current_app.config["SIGNUP_ADDRESS_RATE_LIMIT"]
+def _idempotency_key() -> str | None:
+    """The key of this request: the header a script sends, or the form's own field."""
+    return idempotency.check_key(
+        request.headers.get("Idempotency-Key") or request.form.get("idempotency_key")
+    )
 
 
-limit_per_ip = limiter.limit(_signup_ip_limit, methods=["POST"])
-limit_per_address = limiter.limit(
-    _signup_address_limit, key_func=forms.address_rate_limit_key, methods=["POST"]
-)
+# --- signing up ---------------------------------------------------------------------------
+
+
+def _signup_page(cards, *, source="form", status=200, **context):
+    """The newsletters page or the embed box, with whatever the reader already typed."""
+    if source == "embed":
+        allow_framing()
+    selected = context.pop("selected", set())
+    page = render_template(
+        "public/embed.html" if source == "embed" else "public/index.html",
+        cards=cards,
+        selected=selected,
+        email=context.pop("email", ""),
+        form_token=forms.signup_form_token(),
+        idempotency_key=context.pop("idempotency_key", None) or _new_key(),
+        mailto=failures.support_mailto([c.name for c in cards if c.slug in selected]),
+        shown=",".join(card.slug for card in cards) if source == "embed" else "",
+        error=context.pop("error", None),
+        failed=context.pop("failed", False),
+    )
+    return page, status
 
 
 @bp.get("/")
 def index():
     """Explore more newsletters: every public newsletter, with one signup form."""
-    return _signup_page()
+    return _signup_page(signup_cards())
 
 
-def _signup_page(error: InvalidInput | None = None, submission=None, status: int = 200):
-    return (
-        render_template(
-            "public/index.html",
-            newsletters=public_newsletters(),
-            form_token=forms.signup_form_token(),
-            error=error,
-            email=submission.email if submission else "",
-            selected=set(submission.newsletters) if submission else set(),
-        ),
-        status,
-    )
+@bp.get("/embed/signup")
+def embed_signup():
+    """The compact 'Stay connected' box for an iframe under an article."""
+    wanted = [s.strip() for s in request.args.get("newsletters", "").split(",") if s.strip()]
+    cards = forms.cards_for_embed(signup_cards(), wanted)
+    if not cards:
+        abort(404)
+    return _signup_page(cards, source="embed", selected={c.slug for c in cards})
+
+
+def _signup_cards_for(submission: forms.SignupSubmission, cards):
+    if submission.source == "embed":
+        return forms.cards_for_embed(cards, submission.shown)
+    return cards
 
 
 @bp.post("/subscribe")
@@ -67,24 +101,43 @@ def _signup_page(error: InvalidInput | None = None, submission=None, status: int
 def subscribe():
     """Take a signup. The answer never says whether the address was known."""
     submission = forms.read_signup(request.form)
+    if submission.source == "embed":
+        allow_framing()
     try:
-        subscriptions.subscribe(
-            submission.email,
-            submission.newsletters,
-            request_origin(submission.source),
-            automated=submission.looks_automated,
+        status, body = idempotency.apply_once(
+            _idempotency_key(),
+            "subscribe",
+            idempotency.fingerprint(submission.email, sorted(submission.newsletters)),
+            lambda: subscriptions.subscribe(
+                submission.email,
+                submission.newsletters,
+                request_origin(submission.source),
+                automated=submission.looks_automated,
+            ),
+            lambda _: (200, {"status": "ok", "message": THANKS}),
         )
     except InvalidInput as error:
         return _signup_error(error, submission)
     if wants_json():
-        return jsonify({"status": "ok", "message": THANKS})
-    return render_template("public/thanks.html", message=THANKS)
+        return jsonify(body), status
+    template = "public/embed_thanks.html" if submission.source == "embed" else "public/thanks.html"
+    return render_template(template, message=THANKS)
 
 
 def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
     if wants_json():
         return json_error(error.code, error.message, error.status, field=error.field)
-    return _signup_page(error, submission, error.status)
+    return _signup_page(
+        _signup_cards_for(submission, signup_cards()),
+        source=submission.source,
+        status=error.status,
+        error=error,
+        email=submission.email,
+        selected=set(submission.newsletters),
+    )
+
+
+# --- confirming ---------------------------------------------------------------------------
 
 
 @bp.get("/confirm/<token>")
@@ -112,16 +165,23 @@ def confirm_post(token: str):
     )
 
 
+# --- choosing -----------------------------------------------------------------------------
+
+
 @bp.get("/preferences/<token>", endpoint="preferences")
 @private_page
 def show_preferences(token: str):
     """The preference center: every public newsletter in its current state."""
     subscriber = subscriptions.subscriber_from_token(Purpose.PREFERENCES, token)
+    choices = preferences.preference_choices(subscriber)
     return render_template(
         "public/preferences.html",
         token=token,
-        subscriber=subscriber,
-        choices=preferences.preference_choices(subscriber),
+        email=subscriber.email,
+        choices=choices,
+        idempotency_key=_new_key(),
+        mailto=failures.support_mailto([c.newsletter.name for c in choices if c.checked]),
+        failed=False,
     )
 
 
@@ -130,16 +190,33 @@ def show_preferences(token: str):
 def save_preferences(token: str):
     """Apply the reader's choices at once, or leave everything."""
     origin = request_origin("preferences")
-    if request.form.get("action") == "unsubscribe_all":
-        outcome = preferences.unsubscribe_from_all(token, origin)
-        message = "You have been unsubscribed from all newsletters."
-    else:
-        outcome = preferences.update_preferences(token, request.form.getlist("newsletters"), origin)
-        message = "Your preferences have been saved."
-    if wants_json():
+    leave_all = request.form.get("action") == "unsubscribe_all"
+    slugs = [] if leave_all else request.form.getlist("newsletters")
+    message = (
+        "You have been unsubscribed from all newsletters."
+        if leave_all
+        else "Your preferences have been saved."
+    )
+
+    def apply():
+        if leave_all:
+            return preferences.unsubscribe_from_all(token, origin)
+        return preferences.update_preferences(token, slugs, origin)
+
+    def answer(outcome):
         active = [n.slug for n in subscriptions.active_newsletters(outcome.subscriber)]
-        return jsonify({"status": "ok", "message": message, "newsletters": active})
-    flash(message)
+        return 200, {"status": "ok", "message": message, "newsletters": active}
+
+    status, body = idempotency.apply_once(
+        _idempotency_key(),
+        "preferences",
+        idempotency.fingerprint(token, leave_all, sorted(slugs)),
+        apply,
+        answer,
+    )
+    if wants_json():
+        return jsonify(body), status
+    flash(body["message"])
     return redirect(url_for("public.preferences", token=token), code=303)
 
 
@@ -156,6 +233,9 @@ def lost_link():
     except InvalidInput as error:
         return render_template("public/lost_link.html", error=error, email=email), error.status
     return render_template("public/lost_link_sent.html", email=email)
+
+
+# --- leaving ------------------------------------------------------------------------------
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -200,3 +280,53 @@ def healthz():
     if health.database_ok():
         return jsonify({"status": "ok"})
     return jsonify({"status": "unavailable"}), 503
+
+
+# --- when saving fails --------------------------------------------------------------------
+
+
+@bp.errorhandler(DBAPIError)
+def database_failed(error: DBAPIError):
+    """The database could not save (after the retries inside the request): say so, keep the form."""
+    return _save_failed(error, 503)
+
+
+@bp.errorhandler(InternalServerError)
+def crashed(error: InternalServerError):
+    """Any other failure while saving gets the same message; elsewhere the usual 500 page."""
+    if request.endpoint in SAVE_ENDPOINTS:
+        return _save_failed(error.original_exception or error, 500)
+    return error_pages.server_error(error)
+
+
+def _save_failed(error: BaseException, status: int):
+    db.session.rollback()
+    log.error("%s failed: %r", request.endpoint, error, exc_info=error)
+    if request.endpoint not in SAVE_ENDPOINTS:
+        return error_pages.unavailable(error)
+    if wants_json():
+        return json_error("save_failed", failures.save_failed_text(), status)
+    key = request.form.get("idempotency_key") or None
+    if request.endpoint == "public.subscribe":
+        submission = forms.read_signup(request.form, check_token=False)
+        return _signup_page(
+            _signup_cards_for(submission, last_known_cards()),
+            source=submission.source,
+            status=status,
+            failed=True,
+            email=submission.email,
+            selected=set(submission.newsletters),
+            idempotency_key=key,
+        )
+    cards = last_known_cards()
+    ticked = set(request.form.getlist("newsletters"))
+    page = render_template(
+        "public/preferences.html",
+        token=request.view_args["token"],
+        email="",
+        choices=forms.redrawn_choices(cards, ticked),
+        idempotency_key=key or _new_key(),
+        mailto=failures.support_mailto(failures.ticked_names(cards)),
+        failed=True,
+    )
+    return page, status

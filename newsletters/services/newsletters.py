@@ -3,7 +3,9 @@
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 
 from newsletters.errors import InvalidInput, NoNewsletterChosen, UnknownNewsletter
@@ -45,6 +47,39 @@ DEMO_NEWSLETTERS = [
         "send_hour": 6,
     },
 ]
+
+
+@dataclass(frozen=True)
+class Card:
+    """A newsletter as the signup pages show it: plain data, no database session."""
+
+    slug: str
+    name: str
+    description: str
+    cadence: Cadence
+    send_weekday: int
+    send_hour: int
+
+
+LAST_KNOWN_KEY = "newsletters.last_known_cards"
+
+
+def signup_cards() -> list[Card]:
+    """The public newsletters for a signup page; remembered for when the database is down."""
+    cards = [
+        Card(n.slug, n.name, n.description, n.cadence, n.send_weekday, n.send_hour)
+        for n in public_newsletters()
+    ]
+    current_app.extensions[LAST_KNOWN_KEY] = cards
+    return cards
+
+
+def last_known_cards() -> list[Card]:
+    """The newsletters the last signup page showed, without asking the database.
+
+    Used to redraw a reader's form after the database failed to save it.
+    """
+    return current_app.extensions.get(LAST_KNOWN_KEY, [])
 
 
 def public_newsletters() -> list[Newsletter]:

@@ -52,6 +52,11 @@ class Choice:
         """The reader's status for this newsletter, or None if they never asked for it."""
         return self.subscription.status if self.subscription else None
 
+    @property
+    def checked(self) -> bool:
+        """Whether the reader gets this newsletter now: its box is ticked."""
+        return self.status == SubscriptionStatus.ACTIVE
+
 
 def preference_choices(subscriber: Subscriber) -> list[Choice]:
     """Every public newsletter, plus any other the reader still gets, with their standing."""

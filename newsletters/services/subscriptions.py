@@ -35,6 +35,8 @@ from newsletters.services.transactions import atomic
 log = logging.getLogger(__name__)
 
 LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
+# What every signup is told, whatever happened to the address: nothing to enumerate.
+SIGNUP_ANSWER = "Thank you for submitting your email!"
 
 
 @dataclass

@@ -23,6 +23,8 @@ ATTEMPTS = 4
 TRANSIENT_SQLSTATES = {"40001", "40P01", "08000", "08003", "08006", "57P01"}
 SQLITE_BUSY_WORDS = ("database is locked", "database is busy")
 
+DEPTH_KEY = "atomic.active"
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -54,13 +56,20 @@ def atomic(fn: Callable[P, R]) -> Callable[P, R]:
     On success the transaction commits and the mail it wrote to the outbox is
     sent. On any error it rolls back, so bad input never leaves a half-change;
     transient database errors are retried a few times with a short backoff.
+    A unit of work called from inside another joins it: one transaction, one commit.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if db.session.info.get(DEPTH_KEY):
+            return fn(*args, **kwargs)  # called from another unit of work: join it
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                result = fn(*args, **kwargs)
+                db.session.info[DEPTH_KEY] = True
+                try:
+                    result = fn(*args, **kwargs)
+                finally:
+                    db.session.info.pop(DEPTH_KEY, None)
                 db.session.commit()
             except DBAPIError as error:
                 _abandon()

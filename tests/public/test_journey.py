@@ -8,6 +8,7 @@ from newsletters.models import EventKind, OutboxMessage
 from tests.support.mail import html_of, link_in, text_of
 from tests.support.reader import (
     add_demo_newsletters,
+    checked_boxes,
     csrf_token_in,
     events,
     sign_up,
@@ -186,9 +187,7 @@ def _subscribe_and_confirm(client, mailbox, *slugs):
 
 
 def _checked(page: str) -> set[str]:
-    import re
-
-    return set(re.findall(r'value="([a-z0-9-]+)" id="pref-[^"]+"[^>]*checked', page))
+    return checked_boxes(page)
 
 
 def test_lost_link_answers_known_and_unknown_addresses_alike(app, client, mailbox):

@@ -1,6 +1,7 @@
 """What a reader does in a browser, done through the Flask test client."""
 
 import re
+from html.parser import HTMLParser
 
 from sqlalchemy import select
 
@@ -81,3 +82,21 @@ def snapshot(app) -> dict:
             ),
             "events": db.session.query(Event).count(),
         }
+
+
+class _CheckedBoxes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.checked: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "input" and attributes.get("name") == "newsletters" and "checked" in attributes:
+            self.checked.add(attributes.get("value"))
+
+
+def checked_boxes(html: str) -> set[str]:
+    """The newsletters whose checkbox is ticked on a page, as a browser would see them."""
+    parser = _CheckedBoxes()
+    parser.feed(html)
+    return parser.checked

@@ -1,0 +1,217 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+
+from flask import current_app
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*codes: int) -> dict:
+    reasons = {
+        400: "The request is malformed; nothing was changed.",
+        401: "A valid bearer token is required.",
+        404: "No such newsletter.",
+        409: "The Idempotency-Key was used for a different request.",
+        413: "The body is too large.",
+        429: "Too many requests; wait and try again.",
+        503: "The service cannot save just now; try again with the same Idempotency-Key.",
+    }
+    return {
+        str(code): {
+            "description": reasons[code],
+            "content": {"application/json": {"schema": ERROR}},
+        }
+        for code in codes
+    }
+
+
+def document() -> dict:
+    """The whole description, with this deployment's address as the server."""
+    site = current_app.config["SITE_URL"].rstrip("/")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{current_app.config['SITE_NAME']} newsletters API",
+            "version": "1.0.0",
+            "description": (
+                "Sign readers up from your own forms, list the newsletters, and file stories "
+                'for the weekly issues. Errors are JSON: {"error": {"code", "message"}}.'
+            ),
+        },
+        "servers": [{"url": f"{site}/api/v1"}],
+        "paths": {
+            "/subscriptions": {
+                "post": {
+                    "summary": "Sign a reader up; they confirm by email",
+                    "description": (
+                        "Answers the same whether the address is new, pending or already "
+                        "subscribed. CORS is open to the origins in EMBED_ALLOWED_ORIGINS."
+                    ),
+                    "operationId": "createSubscription",
+                    "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/SubscriptionRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Accepted; a confirmation email is on its way.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Accepted"}
+                                }
+                            },
+                        },
+                        **_errors(400, 409, 413, 429, 503),
+                    },
+                }
+            },
+            "/newsletters": {
+                "get": {
+                    "summary": "The public newsletters",
+                    "operationId": "listNewsletters",
+                    "responses": {
+                        "200": {
+                            "description": "Every newsletter a reader can sign up for.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["newsletters"],
+                                        "properties": {
+                                            "newsletters": {
+                                                "type": "array",
+                                                "items": {
+                                                    "$ref": "#/components/schemas/Newsletter"
+                                                },
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(503),
+                    },
+                }
+            },
+            "/stories": {
+                "post": {
+                    "summary": "File a story for a newsletter's next issue",
+                    "operationId": "createStory",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/StoryRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {"$ref": "#/components/responses/Story"},
+                        "200": {"$ref": "#/components/responses/Story"},
+                        **_errors(400, 401, 404, 413, 503),
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `flask admin token NAME`.",
+                }
+            },
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "Send the same key when retrying; the request is applied once.",
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,100}$"},
+                }
+            },
+            "responses": {
+                "Story": {
+                    "description": "201: filed. 200: a story with this guid was already filed.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["story"],
+                                "properties": {"story": {"$ref": "#/components/schemas/Story"}},
+                            }
+                        }
+                    },
+                }
+            },
+            "schemas": _schemas(),
+        },
+    }
+
+
+def _schemas() -> dict:
+    text = {"type": "string"}
+    url = {"type": "string", "format": "uri", "maxLength": 2048}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": text, "message": text, "field": text},
+                }
+            },
+        },
+        "SubscriptionRequest": {
+            "type": "object",
+            "required": ["email", "newsletters"],
+            "properties": {
+                "email": {"type": "string", "format": "email", "maxLength": 254},
+                "newsletters": {"type": "array", "minItems": 1, "items": text},
+            },
+        },
+        "Accepted": {
+            "type": "object",
+            "required": ["status", "message"],
+            "properties": {"status": {"const": "accepted"}, "message": text},
+        },
+        "Newsletter": {
+            "type": "object",
+            "required": ["slug", "name", "description", "cadence"],
+            "properties": {"slug": text, "name": text, "description": text, "cadence": text},
+        },
+        "StoryRequest": {
+            "type": "object",
+            "required": ["newsletter", "title", "url"],
+            "properties": {
+                "newsletter": text,
+                "title": {"type": "string", "maxLength": 300},
+                "url": url,
+                "summary": {"type": "string", "maxLength": 5000},
+                "published_at": {"type": "string", "format": "date-time"},
+                "guid": {"type": "string", "maxLength": 512},
+                "image_url": url,
+            },
+        },
+        "Story": {
+            "type": "object",
+            "required": ["id", "newsletter", "title", "url", "guid", "published_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "newsletter": text,
+                "title": text,
+                "url": url,
+                "summary": text,
+                "image_url": {"type": ["string", "null"]},
+                "guid": text,
+                "published_at": {"type": "string", "format": "date-time"},
+            },
+        },
+    }
