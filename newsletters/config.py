@@ -128,6 +128,7 @@ def _derive(app: Flask) -> None:
     config["IS_PRODUCTION"] = production
     if not production and not config["SUPPORT_EMAIL"]:
         config["SUPPORT_EMAIL"] = DEVELOPMENT_SUPPORT_EMAIL
+    config["SUPPORT_EMAIL_IS_PLACEHOLDER"] = config["SUPPORT_EMAIL"] == DEVELOPMENT_SUPPORT_EMAIL
     if not config["MAIL_DEFAULT_SENDER"]:
         config["MAIL_DEFAULT_SENDER"] = f"{config['SITE_NAME']} <newsletters@{site_domain(app)}>"
     if not config["DIGEST_JOURNAL_DIR"]:

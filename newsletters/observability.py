@@ -50,6 +50,5 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault(HEADER, request_id())
         return response
 
-    @app.context_processor
-    def expose_request_id():
-        return {"request_id": request_id()}
+    # A global, not a context variable, so macros imported into pages can show it too.
+    app.jinja_env.globals["request_id"] = request_id

@@ -222,17 +222,23 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def live_server(database_url, tmp_path, monkeypatch):
-    """The app served over real HTTP on a free port, for the browser."""
+def live_port() -> int:
+    """The port the live server will listen on (known early: links are built from it)."""
+    return free_port()
+
+
+@pytest.fixture
+def live_server(settings, live_port, tmp_path, monkeypatch):
+    """The app served over real HTTP by a threaded WSGI server, for the browser."""
     monkeypatch.chdir(tmp_path)
-    port = free_port()
-    app = create_app(test_settings(database_url, tmp_path, SITE_URL=f"http://127.0.0.1:{port}"))
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    app = create_app({**settings, "SITE_URL": f"http://127.0.0.1:{live_port}"})
+    server = make_server("127.0.0.1", live_port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    app.base_url = f"http://127.0.0.1:{port}"
+    app.base_url = f"http://127.0.0.1:{live_port}"
     yield app
     server.shutdown()
+    server.server_close()
     thread.join(timeout=5)
     with app.app_context():
         db.session.remove()

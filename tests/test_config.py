@@ -1,6 +1,7 @@
 """Settings come from defaults, .env and the environment; production refuses unsafe ones."""
 
 import pytest
+from flask import render_template_string
 
 from newsletters import create_app
 from newsletters.config import INSECURE_SECRET_KEY, database_uri
@@ -68,3 +69,14 @@ def test_postgres_urls_use_psycopg_3():
     assert database_uri("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_uri("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_uri("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_development_marks_the_placeholder_support_address(clean_env, monkeypatch):
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{clean_env / 'dev.db'}")
+    with create_app().test_request_context():
+        banner = render_template_string("{% include 'base.html' %}")
+    assert "Set SUPPORT_EMAIL before going live" in banner
+    monkeypatch.setenv("SUPPORT_EMAIL", "help@publisher.example")
+    with create_app().test_request_context():
+        assert "Set SUPPORT_EMAIL" not in render_template_string("{% include 'base.html' %}")

@@ -57,12 +57,15 @@ def _signup_page(cards, *, source="form", status=200, **context):
     if source == "embed":
         allow_framing()
     selected = context.pop("selected", set())
+    # A form drawn again after a mistake or a failure keeps its first token: the reader has
+    # already spent their time on it, and a quick "Try again" must not look like a bot.
+    form_token = context.pop("form_token", None) or forms.signup_form_token()
     page = render_template(
         "public/embed.html" if source == "embed" else "public/index.html",
         cards=cards,
         selected=selected,
         email=context.pop("email", ""),
-        form_token=forms.signup_form_token(),
+        form_token=form_token,
         idempotency_key=context.pop("idempotency_key", None) or _new_key(),
         mailto=failures.support_mailto([c.name for c in cards if c.slug in selected]),
         shown=",".join(card.slug for card in cards) if source == "embed" else "",
@@ -134,6 +137,7 @@ def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
         error=error,
         email=submission.email,
         selected=set(submission.newsletters),
+        form_token=request.form.get("csrf_token"),
     )
 
 
@@ -317,6 +321,7 @@ def _save_failed(error: BaseException, status: int):
             email=submission.email,
             selected=set(submission.newsletters),
             idempotency_key=key,
+            form_token=request.form.get("csrf_token"),
         )
     cards = last_known_cards()
     ticked = set(request.form.getlist("newsletters"))

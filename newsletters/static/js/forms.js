@@ -26,7 +26,8 @@
   function attempt(form, body, key) {
     var controller = new AbortController();
     var timer = setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
-    return fetch(form.action, {
+    // getAttribute: a field named "action" would shadow form.action.
+    return fetch(form.getAttribute("action"), {
       method: "POST",
       body: body,
       headers: { "Accept": "application/json", "Idempotency-Key": key },
