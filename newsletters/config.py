@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "EMBED_ALLOWED_ORIGINS": [],
     "SIGNUP_MIN_SECONDS": 2.0,
+    # How long a page's script waits for a save before it counts as failed and retries.
+    "SAVE_TIMEOUT_SECONDS": 10.0,
     "SIGNUP_FORM_MAX_AGE": 24 * 3600,
     "SIGNUP_RATE_LIMIT": "10 per minute;100 per hour",
     "SIGNUP_ADDRESS_RATE_LIMIT": "5 per 10 minutes;20 per day",

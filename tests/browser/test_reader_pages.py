@@ -198,6 +198,26 @@ def test_dropped_requests_are_retried_with_the_same_key_and_saved_once(site, pag
         assert requests == 1
 
 
+def test_a_save_that_hangs_times_out_and_is_retried(site, page):
+    site.config["SAVE_TIMEOUT_SECONDS"] = 1
+    seen = []
+
+    def hang_the_first(route):
+        seen.append(route.request.headers.get("idempotency-key"))
+        if len(seen) > 1:
+            route.continue_()
+        # The first request is left unanswered: only the page's own timeout ends it.
+
+    page.route("**/subscribe", hang_the_first)
+    page.goto(site.base_url + "/")
+    page.locator("#nl-ai-digest").check()
+    page.get_by_label("Email address").fill(READER)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_role("heading", name="Thank you for submitting your email!").wait_for()
+    assert len(seen) == 2 and seen[0] == seen[1]
+    assert statuses(site, READER) == {"ai-digest": "pending"}
+
+
 def test_when_every_try_fails_the_message_the_mailto_and_try_again(site, page, database_url):
     preferences = _confirmed_reader_preferences(site, page, "the-weekly")
     page.goto(preferences)

@@ -5,7 +5,6 @@
   "use strict";
 
   var TRIES = 3;
-  var TIMEOUT_MS = 10000;
   var BACKOFF_MS = 600;
 
   function sleep(ms) {
@@ -24,8 +23,9 @@
 
   // One try: a network error, a timeout or a 5xx is "retry"; anything else is an answer.
   function attempt(form, body, key) {
+    var timeoutMs = 1000 * parseFloat(form.getAttribute("data-timeout-seconds") || "10");
     var controller = new AbortController();
-    var timer = setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
+    var timer = setTimeout(function () { controller.abort(); }, timeoutMs);
     // getAttribute: a field named "action" would shadow form.action.
     return fetch(form.getAttribute("action"), {
       method: "POST",
