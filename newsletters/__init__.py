@@ -13,7 +13,7 @@ from newsletters import api, cli, dev, error_pages, models, observability, publi
 from newsletters.config import check_production_settings, load_config
 from newsletters.extensions import csrf, db, limiter, migrate
 from newsletters.models.types import render_migration_type
-from newsletters.public import failures
+from newsletters.public import support
 from newsletters.services import mailer, outbox
 
 
@@ -76,7 +76,7 @@ def register_blueprints(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     """Pages for errors, in the site's own words."""
     error_pages.register_error_handlers(app)
-    failures.init_app(app)
+    support.init_app(app)
 
 
 def register_security_headers(app: Flask) -> None:

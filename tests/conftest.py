@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from newsletters import create_app
 from newsletters.config import database_uri
 from newsletters.extensions import db
+from tests.support.faults import app_role_url, drop_app_role, is_sqlite
 from tests.support.mail import DevMailbox, SMTPRecorder, free_port
 from tests.support.readers import add_newsletter, add_stories
 
@@ -157,6 +158,18 @@ def database_url(request, tmp_path) -> str:
 def settings(database_url, tmp_path) -> dict:
     """Settings for this test's app; a test may change them before asking for ``app``."""
     return test_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def restricted_role(settings, database_url):
+    """On PostgreSQL, run the app as a role that is not a superuser, so the failure tests
+    can take its right to write away; SQLite needs nothing."""
+    if is_sqlite(database_url):
+        yield settings
+        return
+    settings["DATABASE_URL"] = app_role_url(database_url)
+    yield settings
+    drop_app_role(database_url)
 
 
 @pytest.fixture

@@ -1,53 +1,49 @@
-"""When saving fails: the publisher's message, a support link that carries the reader's
-choices, and their form drawn again exactly as they filled it in."""
+"""When saving fails: the message, and the reader's form drawn again as they filled it in."""
 
-from urllib.parse import quote
+import logging
 
-from flask import current_app, request
-from markupsafe import Markup, escape
+from flask import render_template, request
 
-SAVE_FAILED_MESSAGE = (
-    "It looks like something went wrong. We're having trouble saving your preferences. "
-    "Try refreshing this page and updating them one more time. If you continue to get this "
-    "message, reach out to us at {support} with a list of newsletters you'd like to receive."
-)
-MAILTO_SUBJECT = "My newsletters"
-MAILTO_INTRO = "Hello, please sign me up for these newsletters:"
+from newsletters import error_pages
+from newsletters.extensions import db
+from newsletters.http import json_error, wants_json
+from newsletters.public import forms, pages
+from newsletters.public.support import save_failed_text, support_mailto, ticked_names
+from newsletters.services.newsletters import last_known_cards
 
-
-def save_failed_text() -> str:
-    """The message as plain text, with the support address in it."""
-    return SAVE_FAILED_MESSAGE.format(support=current_app.config["SUPPORT_EMAIL"])
+log = logging.getLogger(__name__)
 
 
-def save_failed_html(mailto: str) -> Markup:
-    """The message as HTML, the support address a mailto link."""
-    before, after = SAVE_FAILED_MESSAGE.split("{support}")
-    address = current_app.config["SUPPORT_EMAIL"]
-    link = Markup('<a data-support-link href="{}">{}</a>').format(mailto, address)
-    return escape(before) + link + escape(after)
-
-
-def support_mailto(names: list[str]) -> str:
-    """A mailto link to support whose body already lists the reader's newsletters."""
-    body = "\n".join([MAILTO_INTRO, *(f"- {name}" for name in names)]) if names else ""
-    query = f"subject={quote(MAILTO_SUBJECT)}"
-    if body:
-        query += f"&body={quote(body)}"
-    return f"mailto:{current_app.config['SUPPORT_EMAIL']}?{query}"
-
-
-def ticked_names(cards) -> list[str]:
-    """The names of the newsletters ticked in the posted form, in page order."""
-    ticked = request.form.getlist("newsletters")
-    names = {card.slug: card.name for card in cards}
-    return [names.get(slug, slug) for slug in ticked]
-
-
-def init_app(app) -> None:
-    """Make the message and the link available to every template."""
-    app.jinja_env.globals.update(
-        save_failed_html=save_failed_html,
-        support_mailto=support_mailto,
-        mailto_intro=MAILTO_INTRO,
+def save_failed_response(error: BaseException, status: int, save_endpoints: set[str]):
+    """Roll back, log with the request id, and answer with the message and the reader's form."""
+    db.session.rollback()
+    log.error("%s failed: %r", request.endpoint, error, exc_info=error)
+    if request.endpoint not in save_endpoints:
+        return error_pages.unavailable(error)
+    if wants_json():
+        return json_error("save_failed", save_failed_text(), status)
+    key = request.form.get("idempotency_key") or None
+    if request.endpoint == "public.subscribe":
+        submission = forms.read_signup(request.form, check_token=False)
+        return pages.signup_page(
+            pages.cards_for(submission, last_known_cards()),
+            source=submission.source,
+            status=status,
+            failed=True,
+            email=submission.email,
+            selected=set(submission.newsletters),
+            idempotency_key=key,
+            form_token=request.form.get("csrf_token"),
+        )
+    cards = last_known_cards()
+    ticked = set(request.form.getlist("newsletters"))
+    page = render_template(
+        "public/preferences.html",
+        token=request.view_args["token"],
+        email="",
+        choices=forms.redrawn_choices(cards, ticked),
+        idempotency_key=key or pages.new_key(),
+        mailto=support_mailto(ticked_names(cards)),
+        failed=True,
     )
+    return page, status

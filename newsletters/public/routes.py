@@ -1,7 +1,6 @@
 """Reader routes. Each parses the request, calls one service, and renders the result."""
 
 import logging
-import uuid
 
 from flask import (
     Blueprint,
@@ -20,13 +19,13 @@ from wtforms import ValidationError
 
 from newsletters import error_pages
 from newsletters.errors import InvalidInput
-from newsletters.extensions import csrf, db
+from newsletters.extensions import csrf
 from newsletters.http import json_error, private_page, request_origin, wants_json
 from newsletters.limits import limit_per_address, limit_per_ip
-from newsletters.public import failures, forms
+from newsletters.public import failures, forms, pages, support
 from newsletters.security import allow_framing
 from newsletters.services import health, idempotency, links, preferences, subscriptions
-from newsletters.services.newsletters import last_known_cards, signup_cards
+from newsletters.services.newsletters import signup_cards
 from newsletters.services.tokens import Purpose
 
 log = logging.getLogger(__name__)
@@ -35,11 +34,6 @@ bp = Blueprint("public", __name__)
 
 THANKS = subscriptions.SIGNUP_ANSWER
 SAVE_ENDPOINTS = {"public.subscribe", "public.save_preferences"}
-
-
-def _new_key() -> str:
-    """A fresh Idempotency-Key for a form about to be shown."""
-    return uuid.uuid4().hex
 
 
 def _idempotency_key() -> str | None:
@@ -52,33 +46,10 @@ def _idempotency_key() -> str | None:
 # --- signing up ---------------------------------------------------------------------------
 
 
-def _signup_page(cards, *, source="form", status=200, **context):
-    """The newsletters page or the embed box, with whatever the reader already typed."""
-    if source == "embed":
-        allow_framing()
-    selected = context.pop("selected", set())
-    # A form drawn again after a mistake or a failure keeps its first token: the reader has
-    # already spent their time on it, and a quick "Try again" must not look like a bot.
-    form_token = context.pop("form_token", None) or forms.signup_form_token()
-    page = render_template(
-        "public/embed.html" if source == "embed" else "public/index.html",
-        cards=cards,
-        selected=selected,
-        email=context.pop("email", ""),
-        form_token=form_token,
-        idempotency_key=context.pop("idempotency_key", None) or _new_key(),
-        mailto=failures.support_mailto([c.name for c in cards if c.slug in selected]),
-        shown=",".join(card.slug for card in cards) if source == "embed" else "",
-        error=context.pop("error", None),
-        failed=context.pop("failed", False),
-    )
-    return page, status
-
-
 @bp.get("/")
 def index():
     """Explore more newsletters: every public newsletter, with one signup form."""
-    return _signup_page(signup_cards())
+    return pages.signup_page(signup_cards())
 
 
 @bp.get("/embed/signup")
@@ -88,13 +59,7 @@ def embed_signup():
     cards = forms.cards_for_embed(signup_cards(), wanted)
     if not cards:
         abort(404)
-    return _signup_page(cards, source="embed", selected={c.slug for c in cards})
-
-
-def _signup_cards_for(submission: forms.SignupSubmission, cards):
-    if submission.source == "embed":
-        return forms.cards_for_embed(cards, submission.shown)
-    return cards
+    return pages.signup_page(cards, source="embed", selected={c.slug for c in cards})
 
 
 @bp.post("/subscribe")
@@ -130,8 +95,8 @@ def subscribe():
 def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
     if wants_json():
         return json_error(error.code, error.message, error.status, field=error.field)
-    return _signup_page(
-        _signup_cards_for(submission, signup_cards()),
+    return pages.signup_page(
+        pages.cards_for(submission, signup_cards()),
         source=submission.source,
         status=error.status,
         error=error,
@@ -183,8 +148,8 @@ def show_preferences(token: str):
         token=token,
         email=subscriber.email,
         choices=choices,
-        idempotency_key=_new_key(),
-        mailto=failures.support_mailto([c.newsletter.name for c in choices if c.checked]),
+        idempotency_key=pages.new_key(),
+        mailto=support.support_mailto([c.newsletter.name for c in choices if c.checked]),
         failed=False,
     )
 
@@ -292,46 +257,12 @@ def healthz():
 @bp.errorhandler(DBAPIError)
 def database_failed(error: DBAPIError):
     """The database could not save (after the retries inside the request): say so, keep the form."""
-    return _save_failed(error, 503)
+    return failures.save_failed_response(error, 503, SAVE_ENDPOINTS)
 
 
 @bp.errorhandler(InternalServerError)
 def crashed(error: InternalServerError):
     """Any other failure while saving gets the same message; elsewhere the usual 500 page."""
     if request.endpoint in SAVE_ENDPOINTS:
-        return _save_failed(error.original_exception or error, 500)
+        return failures.save_failed_response(error.original_exception or error, 500, SAVE_ENDPOINTS)
     return error_pages.server_error(error)
-
-
-def _save_failed(error: BaseException, status: int):
-    db.session.rollback()
-    log.error("%s failed: %r", request.endpoint, error, exc_info=error)
-    if request.endpoint not in SAVE_ENDPOINTS:
-        return error_pages.unavailable(error)
-    if wants_json():
-        return json_error("save_failed", failures.save_failed_text(), status)
-    key = request.form.get("idempotency_key") or None
-    if request.endpoint == "public.subscribe":
-        submission = forms.read_signup(request.form, check_token=False)
-        return _signup_page(
-            _signup_cards_for(submission, last_known_cards()),
-            source=submission.source,
-            status=status,
-            failed=True,
-            email=submission.email,
-            selected=set(submission.newsletters),
-            idempotency_key=key,
-            form_token=request.form.get("csrf_token"),
-        )
-    cards = last_known_cards()
-    ticked = set(request.form.getlist("newsletters"))
-    page = render_template(
-        "public/preferences.html",
-        token=request.view_args["token"],
-        email="",
-        choices=forms.redrawn_choices(cards, ticked),
-        idempotency_key=key or _new_key(),
-        mailto=failures.support_mailto(failures.ticked_names(cards)),
-        failed=True,
-    )
-    return page, status

@@ -1,11 +1,8 @@
-"""Sending one issue to every reader exactly once, in batches, from any number of senders.
+"""An issue's deliveries: one row per (issue, reader), and what happened to each.
 
-Every (issue, reader) pair has one delivery row, created in bulk from the
-active subscriptions. Senders claim pending rows a batch at a time (``FOR UPDATE
-SKIP LOCKED`` on PostgreSQL; SQLite's write lock serialises claims), send them
-over one reused SMTP connection, note each outcome in a journal as it happens
-and write the batch's outcomes to the database in a handful of statements.
-Reads and writes are per batch, never per reader, and memory holds one batch.
+The rows are made in bulk from the active subscriptions. :mod:`sender` claims
+and sends them; this module writes outcomes back a few statements per batch,
+settles the batches of senders that died, and says when an issue is done.
 """
 
 import logging
@@ -14,7 +11,6 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from uuid import uuid4
 
 from flask import current_app
 from sqlalchemy import String, and_, bindparam, cast, func, literal, select, update
@@ -26,15 +22,13 @@ from newsletters.models import (
     DeliveryStatus,
     Digest,
     DigestStatus,
-    Subscriber,
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
     utcnow,
 )
-from newsletters.services import mailer, suppressions
-from newsletters.services.journal import Journal, read_journal, remove_journal
-from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, ReaderLinks
+from newsletters.services import suppressions
+from newsletters.services.journal import read_journal, remove_journal
 from newsletters.services.sql import insert
 
 log = logging.getLogger(__name__)
@@ -165,11 +159,6 @@ def requeue_failed(digest: Digest) -> int:
 # --- claims, and recovering from dead senders ------------------------------------------
 
 
-def _claim_token() -> tuple[str, str]:
-    key = uuid4().hex
-    return f"{socket.gethostname()}:{os.getpid()}:{key}", key
-
-
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -206,7 +195,7 @@ def recover_abandoned_claims(digest: Digest) -> int:
         for delivery_id, outcome, error in read_journal(key) or []:
             if outcome in OUTCOME_STATUS:
                 outcomes.add(delivery_id, outcome, error)
-        _write_outcomes(digest, token, outcomes)
+        write_outcomes(digest, token, outcomes)
         result = db.session.execute(
             update(Delivery)
             .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
@@ -233,12 +222,7 @@ def _message_id_sql(digest: Digest):
     return literal(f"<{digest.uuid}.") + cast(Delivery.id, String) + literal(f"@{domain}>")
 
 
-def message_id(digest: Digest, delivery_id: int) -> str:
-    """The Message-ID of one delivery: stable, so a retry is recognisably the same message."""
-    return f"<{digest.uuid}.{delivery_id}@{site_domain(current_app)}>"
-
-
-def _write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
+def write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
     """A batch's outcomes in a few statements: one per kind, plus one per error text."""
     now = utcnow()
     mine = and_(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
@@ -291,148 +275,6 @@ def _write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
         suppressions.suppress_many(
             outcomes.bounced_addresses, SuppressionReason.BOUNCED, "refused during an issue"
         )
-    db.session.commit()
-
-
-# --- the sender ---------------------------------------------------------------------------
-
-
-class Sender:
-    """Sends one issue: claims batches until none is left. Many may run at once."""
-
-    def __init__(self, digest: Digest) -> None:
-        newsletter = digest.newsletter
-        self.digest = digest
-        self.newsletter_id = newsletter.id
-        self.batch_size = current_app.config["DIGEST_BATCH_SIZE"]
-        self.template = mailer.MessageTemplate(
-            subject=digest.subject,
-            text=digest.text_body,
-            html=digest.html_body,
-            date=digest.rendered_at,
-            from_name=newsletter.from_name,
-            list_id_value=mailer.list_id(newsletter.slug, newsletter.name),
-        )
-        self.links = ReaderLinks(newsletter)
-        self.message_id_prefix = f"<{digest.uuid}."
-        self.message_id_suffix = f"@{site_domain(current_app)}>"
-
-    def run(self, progress=None) -> DeliveryReport:
-        """Send until no pending delivery is left; ``progress(n)`` after each batch."""
-        report = DeliveryReport()
-        with mailer.open_transport() as transport:
-            while claimed := self._claim():
-                token, key, ids = claimed
-                batch = self._send_batch(token, key, ids, transport)
-                report.add(batch)
-                if progress is not None:
-                    progress(batch.handled)
-                if batch.error:
-                    break
-        return report
-
-    def _claim(self) -> tuple[str, str, list[int]] | None:
-        token, key = _claim_token()
-        pending = (
-            select(Delivery.id)
-            .where(Delivery.digest_id == self.digest.id, Delivery.status == DeliveryStatus.PENDING)
-            .order_by(Delivery.id)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        ids = (
-            db.session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(pending.scalar_subquery()))
-                .where(Delivery.status == DeliveryStatus.PENDING)
-                .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=utcnow())
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
-            )
-            .scalars()
-            .all()
-        )
-        db.session.commit()
-        return (token, key, sorted(ids)) if ids else None
-
-    def _recipients(self, ids: list[int]) -> list[tuple[int, str | None, str | None, str | None]]:
-        """(delivery id, subscriber uuid, address, subscription status) for a batch, in one read."""
-        rows = db.session.execute(
-            select(Delivery.id, Subscriber.uuid, Subscriber.email, Subscription.status)
-            .select_from(Delivery)
-            .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .outerjoin(
-                Subscription,
-                and_(
-                    Subscription.subscriber_id == Delivery.subscriber_id,
-                    Subscription.newsletter_id == self.newsletter_id,
-                ),
-            )
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
-        ).all()
-        return [(i, str(u) if u else None, email, status) for i, u, email, status in rows]
-
-    def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
-        recipients = self._recipients(ids)
-        suppressed = suppressions.suppressed_among(e for _, _, e, _ in recipients if e)
-        outcomes, journal = Outcomes(), Journal(key)
-        error = None
-        try:
-            for delivery_id, subscriber_uuid, address, status in recipients:
-                if address is None or status != SubscriptionStatus.ACTIVE:
-                    outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
-                elif address in suppressed:
-                    outcome, detail = SUPPRESSED, ""
-                else:
-                    try:
-                        outcome, detail = (
-                            self._send_one(transport, delivery_id, subscriber_uuid, address),
-                            "",
-                        )
-                    except mailer.ServerUnavailable as exc:
-                        error = str(exc)
-                        break
-                    except mailer.DeliveryError as exc:
-                        outcome = BOUNCED if exc.permanent else FAILED
-                        detail = str(exc)
-                        if exc.bad_recipient:
-                            outcomes.bounced_addresses.append(address)
-                journal.record(delivery_id, outcome, detail)
-                outcomes.add(delivery_id, outcome, detail)
-            _write_outcomes(self.digest, token, outcomes)
-            if error:
-                _release(token)
-            journal.discard()
-        finally:
-            journal.close()  # after a failure the journal stays, for recovery to read
-        report = outcomes.report()
-        report.error = error
-        return report
-
-    def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
-        links = self.links
-        raw = self.template.render(
-            address,
-            f"{self.message_id_prefix}{delivery_id}{self.message_id_suffix}",
-            headers=links.unsubscribe_headers(subscriber_uuid),
-            links={
-                UNSUBSCRIBE_PLACEHOLDER: links.unsubscribe(subscriber_uuid),
-                PREFERENCES_PLACEHOLDER: links.preferences(subscriber_uuid),
-            },
-        )
-        transport.send(raw, address)
-        return SENT
-
-
-def _release(token: str) -> None:
-    """Give back a claim's unsent rows, untouched, when the server cannot be reached."""
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
     db.session.commit()
 
 

@@ -1,41 +1,24 @@
-"""The only code that knows about SMTP: turn outbox rows into signed MIME and hand them over.
+"""The only code that knows about SMTP: hand messages to the server, and sort its answers.
 
 With ``MAIL_SERVER`` set, mail goes out over SMTP using Flask-Mail's settings
 (``MAIL_PORT``, ``MAIL_USE_TLS``, ``MAIL_USE_SSL``, ``MAIL_USERNAME``,
 ``MAIL_PASSWORD``). Without it, mail lands in the development mailbox.
 """
 
-import binascii
-import functools
 import re
-import secrets
 import smtplib
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from email import policy
-from email.headerregistry import Address
-from email.utils import format_datetime, parseaddr
-from pathlib import Path
 
-import dkim
-import idna
 from flask import current_app
 
-from newsletters.config import site_domain
 from newsletters.extensions import mail
-from newsletters.models import OutboxMessage
 from newsletters.services import devmailbox
-from newsletters.services.messages import clean_header_text
+from newsletters.services.mime import sender, smtp_address
 
 SMTP_TIMEOUT_SECONDS = 30
-# Signed, so no relay can add, drop or alter them without breaking the signature.
-DKIM_HEADERS = [
-    b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
-    b"list-id", b"list-unsubscribe", b"list-unsubscribe-post",
-]  # fmt: skip
 ENHANCED_MAILBOX_STATUS = re.compile(r"^5\.1\.\d")
 
 
@@ -62,153 +45,6 @@ class PermanentFailure(DeliveryError):
     """Will never work as it is: the server said 5xx."""
 
     permanent = True
-
-
-def smtp_address(address: str) -> tuple[str, bool]:
-    """The address with its domain in ASCII (IDNA), and whether SMTPUTF8 is needed."""
-    local, _, domain = address.rpartition("@")
-    try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        ascii_domain = domain
-    return f"{local}@{ascii_domain}", not local.isascii()
-
-
-def sender(name: str | None = None) -> Address:
-    """``MAIL_DEFAULT_SENDER`` (optionally under another display name) as a safe address."""
-    default_name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    return Address(display_name=clean_header_text(name or default_name), addr_spec=address)
-
-
-def list_id(local_part: str = "newsletters", name: str | None = None) -> str:
-    """A List-Id on the site's domain, e.g. ``The Weekly <the-weekly.example.com>``."""
-    return f"{name or current_app.config['SITE_NAME']} <{local_part}.{site_domain(current_app)}>"
-
-
-def header_line(name: str, value: str, *, utf8: bool = False) -> bytes:
-    """One header line. ASCII goes as is (URLs must never be encoded-words); other
-    text is RFC 2047-encoded, or raw UTF-8 when the message travels with SMTPUTF8."""
-    value = clean_header_text(value)
-    if value.isascii():
-        return f"{name}: {value}\r\n".encode("ascii")
-    folding = policy.SMTPUTF8 if utf8 else policy.SMTP
-    return folding.fold_binary(name, folding.header_factory(name, value))
-
-
-def _quoted_printable(text: str) -> bytes:
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return encoded.replace(b"\n", b"\r\n")
-
-
-class MessageTemplate:
-    """A message rendered once, then turned into wire bytes for each recipient.
-
-    Everything common is encoded once. Per recipient only ``To``, ``Message-ID``,
-    their own headers (``List-Unsubscribe``) and their own links change: the
-    links are written into the text and HTML as placeholders and replaced
-    here. The result is multipart/alternative, both parts quoted-printable UTF-8.
-    """
-
-    def __init__(
-        self,
-        *,
-        subject: str,
-        text: str,
-        html: str,
-        date: datetime,
-        from_name: str | None = None,
-        list_id_value: str | None = None,
-    ) -> None:
-        self.boundary = f"=_{secrets.token_hex(16)}"
-        common = {
-            "From": str(sender(from_name)),
-            "Subject": subject,
-            "Date": format_datetime(date),
-            "List-Id": list_id_value or list_id(),
-        }
-        self.head = b"".join(header_line(name, value) for name, value in common.items())
-        self.mime_head = (
-            b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'
-            + self.boundary.encode()
-            + b'"\r\n\r\n'
-        )
-        self.text = text
-        self.html = html
-
-    def _part(self, subtype: str, body: str) -> bytes:
-        return (
-            (
-                f'--{self.boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            ).encode()
-            + _quoted_printable(body)
-            + b"\r\n"
-        )
-
-    def render(
-        self,
-        to: str,
-        message_id: str,
-        *,
-        headers: dict[str, str] | None = None,
-        links: dict[str, str] | None = None,
-    ) -> bytes:
-        """The bytes for one recipient, DKIM-signed when a key is configured."""
-        address, needs_utf8 = smtp_address(to)
-        text, html = self.text, self.html
-        for placeholder, url in (links or {}).items():
-            text = text.replace(placeholder, url)
-            html = html.replace(placeholder, url)
-        own = [header_line("To", address, utf8=needs_utf8), header_line("Message-ID", message_id)]
-        own += [header_line(name, value) for name, value in (headers or {}).items()]
-        raw = b"".join(
-            [
-                self.head,
-                *own,
-                self.mime_head,
-                self._part("plain", text),
-                self._part("html", html),
-                f"--{self.boundary}--\r\n".encode(),
-            ]
-        )
-        return dkim_sign(raw)
-
-
-def message_bytes(message: OutboxMessage) -> bytes:
-    """An outbox message exactly as it goes over the wire."""
-    headers = dict(message.headers or {})
-    template = MessageTemplate(
-        subject=message.subject,
-        text=message.text_body,
-        html=message.html_body,
-        date=message.created_at,
-        list_id_value=headers.pop("List-Id", None),
-    )
-    return template.render(message.to_address, message.message_id, headers=headers)
-
-
-def dkim_sign(raw: bytes) -> bytes:
-    """Prepend a DKIM-Signature when ``DKIM_PRIVATE_KEY`` and ``DKIM_SELECTOR`` are set."""
-    config = current_app.config
-    if not (config["DKIM_PRIVATE_KEY"] and config["DKIM_SELECTOR"]):
-        return raw
-    domain = config["DKIM_DOMAIN"] or sender().domain
-    signature = dkim.sign(
-        raw,
-        config["DKIM_SELECTOR"].encode("ascii"),
-        domain.encode("ascii"),
-        _dkim_key(config["DKIM_PRIVATE_KEY"]),
-        include_headers=DKIM_HEADERS,
-    )
-    return signature + raw
-
-
-@functools.lru_cache(maxsize=4)
-def _dkim_key(setting: str) -> bytes:
-    """The PEM key itself, or read from the file the setting names."""
-    if setting.lstrip().startswith("-----BEGIN"):
-        return setting.strip().encode("ascii")
-    return Path(setting).read_bytes()
 
 
 class Pacer:

@@ -27,7 +27,7 @@ from newsletters.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletters.services import mailer, suppressions
+from newsletters.services import mailer, mime, suppressions
 from newsletters.services.addresses import mask_email
 from newsletters.services.messages import RenderedEmail
 
@@ -234,7 +234,7 @@ def _deliver(messages: list[OutboxMessage], transport) -> SendReport:
 
 def _send_one(message: OutboxMessage, transport, report: SendReport) -> None:
     try:
-        transport.send(mailer.message_bytes(message), message.to_address)
+        transport.send(mime.message_bytes(message), message.to_address)
     except mailer.DeliveryError as exc:
         _record_failure(message, exc, report)
     except ValueError as exc:  # a message the email library refuses to build

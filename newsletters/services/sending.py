@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Digest, DigestStatus, utcnow
-from newsletters.services import deliveries, digests
+from newsletters.services import deliveries, digests, sender
 from newsletters.services.deliveries import DeliveryReport
 
 SEND_DIGEST_TASK = "newsletters.send_digest"
@@ -155,7 +155,7 @@ def _send_inline(
     digest: Digest, connections: int, advance: Callable[[int], None]
 ) -> DeliveryReport:
     if connections <= 1:
-        return deliveries.Sender(digest).run(advance)
+        return sender.Sender(digest).run(advance)
     app = current_app._get_current_object()
     total, lock = DeliveryReport(), threading.Lock()
 
@@ -166,7 +166,7 @@ def _send_inline(
     def work() -> None:
         with app.app_context():
             try:
-                report = deliveries.Sender(db.session.get(Digest, digest.id)).run(advance_safely)
+                report = sender.Sender(db.session.get(Digest, digest.id)).run(advance_safely)
             finally:
                 db.session.remove()
         with lock:
@@ -183,7 +183,9 @@ def _send_inline(
 def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> DeliveryReport:
     """Hand the batches to workers, then follow the issue until no delivery is waiting."""
     counts = deliveries.status_counts(digest)
-    batches = math.ceil((counts["pending"] + counts["sending"]) / deliveries_batch_size())
+    batches = math.ceil(
+        (counts["pending"] + counts["sending"]) / current_app.config["DIGEST_BATCH_SIZE"]
+    )
     celery = current_app.extensions["celery"]
     for _ in range(min(max(batches, 1), MAX_FAN_OUT)):
         celery.send_task(SEND_DIGEST_TASK, args=[digest.id])
@@ -204,11 +206,6 @@ def _settled(counts: dict[str, int]) -> int:
     return sum(counts.values()) - counts["pending"] - counts["sending"]
 
 
-def deliveries_batch_size() -> int:
-    """How many deliveries a sender claims at a time."""
-    return current_app.config["DIGEST_BATCH_SIZE"]
-
-
 def send_digest_batches(digest_id: int) -> DeliveryReport:
     """A worker's share of an issue (the Celery task): claim and send until none is left."""
     digest = db.session.get(Digest, digest_id)
@@ -216,4 +213,4 @@ def send_digest_batches(digest_id: int) -> DeliveryReport:
         return DeliveryReport()
     # A batch a dead worker on this machine left behind is settled from its journal first.
     deliveries.recover_abandoned_claims(digest)
-    return deliveries.Sender(digest).run()
+    return sender.Sender(digest).run()

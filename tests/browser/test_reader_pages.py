@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from newsletters.extensions import db
 from newsletters.models import Event, EventKind, IdempotencyRecord
-from tests.support.faults import WriteFault, app_role_url, drop_app_role, is_sqlite
+from tests.support.faults import WriteFault, is_sqlite
 from tests.support.mail import DevMailbox, free_port, link_in
 from tests.support.reader import add_demo_newsletters, statuses
 
@@ -48,16 +48,12 @@ def host_port() -> int:
 
 
 @pytest.fixture
-def settings(settings, database_url, host_port):
-    settings["EMBED_ALLOWED_ORIGINS"] = [f"http://localhost:{host_port}"]
-    settings["SIGNUP_MIN_SECONDS"] = 1  # the script waits it out; nothing is dropped
-    settings["SQLITE_BUSY_TIMEOUT_MS"] = 50
-    settings["PROPAGATE_EXCEPTIONS"] = False
-    if not is_sqlite(database_url):
-        settings["DATABASE_URL"] = app_role_url(database_url)
-    yield settings
-    if not is_sqlite(database_url):
-        drop_app_role(database_url)
+def settings(restricted_role, database_url, host_port):
+    restricted_role["EMBED_ALLOWED_ORIGINS"] = [f"http://localhost:{host_port}"]
+    restricted_role["SIGNUP_MIN_SECONDS"] = 1  # the script waits it out; nothing is dropped
+    restricted_role["SQLITE_BUSY_TIMEOUT_MS"] = 50
+    restricted_role["PROPAGATE_EXCEPTIONS"] = False
+    return restricted_role
 
 
 @pytest.fixture

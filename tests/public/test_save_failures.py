@@ -18,8 +18,6 @@ from newsletters.models import Event, IdempotencyRecord, Subscription
 from tests.support.faults import (
     FailFirstInserts,
     WriteFault,
-    app_role_url,
-    drop_app_role,
     is_sqlite,
 )
 from tests.support.mail import link_in
@@ -42,14 +40,10 @@ MESSAGE = (
 
 
 @pytest.fixture
-def settings(settings, database_url):
-    settings["SQLITE_BUSY_TIMEOUT_MS"] = 50
-    settings["PROPAGATE_EXCEPTIONS"] = False
-    if not is_sqlite(database_url):
-        settings["DATABASE_URL"] = app_role_url(database_url)
-    yield settings
-    if not is_sqlite(database_url):
-        drop_app_role(database_url)
+def settings(restricted_role, database_url):
+    restricted_role["SQLITE_BUSY_TIMEOUT_MS"] = 50
+    restricted_role["PROPAGATE_EXCEPTIONS"] = False
+    return restricted_role
 
 
 @pytest.fixture(autouse=True)

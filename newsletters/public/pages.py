@@ -1,0 +1,58 @@
+"""Drawing the reader's signup forms: fresh, after a mistake, or after a failure."""
+
+import uuid
+
+from flask import render_template
+
+from newsletters.errors import InvalidInput
+from newsletters.public import forms
+from newsletters.public.support import support_mailto
+from newsletters.security import allow_framing
+from newsletters.services.newsletters import Card
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key for a form about to be shown."""
+    return uuid.uuid4().hex
+
+
+def signup_page(
+    cards: list[Card],
+    *,
+    source: str = "form",
+    status: int = 200,
+    selected: set[str] | frozenset[str] = frozenset(),
+    email: str = "",
+    error: InvalidInput | None = None,
+    failed: bool = False,
+    form_token: str | None = None,
+    idempotency_key: str | None = None,
+):
+    """The newsletters page or the embed box, with whatever the reader already typed.
+
+    A form drawn again after a mistake or a failure keeps its first token: the
+    reader has already spent their time on it, and a quick "Try again" must not
+    look like a bot.
+    """
+    if source == "embed":
+        allow_framing()
+    page = render_template(
+        "public/embed.html" if source == "embed" else "public/index.html",
+        cards=cards,
+        selected=selected,
+        email=email,
+        form_token=form_token or forms.signup_form_token(),
+        idempotency_key=idempotency_key or new_key(),
+        mailto=support_mailto([card.name for card in cards if card.slug in selected]),
+        shown=",".join(card.slug for card in cards) if source == "embed" else "",
+        error=error,
+        failed=failed,
+    )
+    return page, status
+
+
+def cards_for(submission: forms.SignupSubmission, cards: list[Card]) -> list[Card]:
+    """The newsletters the form that was posted showed: all of them, or an embed box's."""
+    if submission.source == "embed":
+        return forms.cards_for_embed(cards, submission.shown)
+    return cards

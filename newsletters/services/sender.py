@@ -1,0 +1,185 @@
+"""A sender: claims batches of one issue's deliveries and sends them, until none is left.
+
+Senders claim pending rows a batch at a time (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's write lock serialises claims), send them over one reused
+SMTP connection, and note each outcome in a journal the moment the server
+answers, before the batch is written to the database. Any number may run at
+once, on any number of machines. Reads and writes are per batch, never per
+reader, and memory holds one batch.
+"""
+
+import os
+import socket
+from uuid import uuid4
+
+from flask import current_app
+from sqlalchemy import and_, select, update
+
+from newsletters.config import site_domain
+from newsletters.extensions import db
+from newsletters.models import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletters.services import mailer, mime, suppressions
+from newsletters.services.deliveries import (
+    BOUNCED,
+    FAILED,
+    SENT,
+    SKIPPED,
+    SUPPRESSED,
+    DeliveryReport,
+    Outcomes,
+    write_outcomes,
+)
+from newsletters.services.journal import Journal
+from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, ReaderLinks
+
+
+def _claim_token() -> tuple[str, str]:
+    key = uuid4().hex
+    return f"{socket.gethostname()}:{os.getpid()}:{key}", key
+
+
+class Sender:
+    """Sends one issue: claims batches until none is left. Many may run at once."""
+
+    def __init__(self, digest: Digest) -> None:
+        newsletter = digest.newsletter
+        self.digest = digest
+        self.newsletter_id = newsletter.id
+        self.batch_size = current_app.config["DIGEST_BATCH_SIZE"]
+        self.template = mime.MessageTemplate(
+            subject=digest.subject,
+            text=digest.text_body,
+            html=digest.html_body,
+            date=digest.rendered_at,
+            from_name=newsletter.from_name,
+            list_id_value=mime.list_id(newsletter.slug, newsletter.name),
+        )
+        self.links = ReaderLinks(newsletter)
+        self.message_id_prefix = f"<{digest.uuid}."
+        self.message_id_suffix = f"@{site_domain(current_app)}>"
+
+    def run(self, progress=None) -> DeliveryReport:
+        """Send until no pending delivery is left; ``progress(n)`` after each batch."""
+        report = DeliveryReport()
+        with mailer.open_transport() as transport:
+            while claimed := self._claim():
+                token, key, ids = claimed
+                batch = self._send_batch(token, key, ids, transport)
+                report.add(batch)
+                if progress is not None:
+                    progress(batch.handled)
+                if batch.error:
+                    break
+        return report
+
+    def _claim(self) -> tuple[str, str, list[int]] | None:
+        token, key = _claim_token()
+        pending = (
+            select(Delivery.id)
+            .where(Delivery.digest_id == self.digest.id, Delivery.status == DeliveryStatus.PENDING)
+            .order_by(Delivery.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        ids = (
+            db.session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(pending.scalar_subquery()))
+                .where(Delivery.status == DeliveryStatus.PENDING)
+                .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=utcnow())
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
+        db.session.commit()
+        return (token, key, sorted(ids)) if ids else None
+
+    def _recipients(self, ids: list[int]) -> list[tuple[int, str | None, str | None, str | None]]:
+        """(delivery id, subscriber uuid, address, subscription status) for a batch, in one read."""
+        rows = db.session.execute(
+            select(Delivery.id, Subscriber.uuid, Subscriber.email, Subscription.status)
+            .select_from(Delivery)
+            .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .outerjoin(
+                Subscription,
+                and_(
+                    Subscription.subscriber_id == Delivery.subscriber_id,
+                    Subscription.newsletter_id == self.newsletter_id,
+                ),
+            )
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        ).all()
+        return [(i, str(u) if u else None, email, status) for i, u, email, status in rows]
+
+    def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
+        recipients = self._recipients(ids)
+        suppressed = suppressions.suppressed_among(e for _, _, e, _ in recipients if e)
+        outcomes, journal = Outcomes(), Journal(key)
+        error = None
+        try:
+            for delivery_id, subscriber_uuid, address, status in recipients:
+                if address is None or status != SubscriptionStatus.ACTIVE:
+                    outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
+                elif address in suppressed:
+                    outcome, detail = SUPPRESSED, ""
+                else:
+                    try:
+                        outcome, detail = (
+                            self._send_one(transport, delivery_id, subscriber_uuid, address),
+                            "",
+                        )
+                    except mailer.ServerUnavailable as exc:
+                        error = str(exc)
+                        break
+                    except mailer.DeliveryError as exc:
+                        outcome = BOUNCED if exc.permanent else FAILED
+                        detail = str(exc)
+                        if exc.bad_recipient:
+                            outcomes.bounced_addresses.append(address)
+                journal.record(delivery_id, outcome, detail)
+                outcomes.add(delivery_id, outcome, detail)
+            write_outcomes(self.digest, token, outcomes)
+            if error:
+                _release(token)
+            journal.discard()
+        finally:
+            journal.close()  # after a failure the journal stays, for recovery to read
+        report = outcomes.report()
+        report.error = error
+        return report
+
+    def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
+        links = self.links
+        raw = self.template.render(
+            address,
+            f"{self.message_id_prefix}{delivery_id}{self.message_id_suffix}",
+            headers=links.unsubscribe_headers(subscriber_uuid),
+            links={
+                UNSUBSCRIBE_PLACEHOLDER: links.unsubscribe(subscriber_uuid),
+                PREFERENCES_PLACEHOLDER: links.preferences(subscriber_uuid),
+            },
+        )
+        transport.send(raw, address)
+        return SENT
+
+
+def _release(token: str) -> None:
+    """Give back a claim's unsent rows, untouched, when the server cannot be reached."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
