@@ -9,12 +9,23 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from newsletters import api, cli, dev, error_pages, models, observability, public, security, tasks
+from newsletters import (
+    admin,
+    api,
+    cli,
+    dev,
+    error_pages,
+    models,
+    observability,
+    public,
+    security,
+    tasks,
+)
 from newsletters.config import check_production_settings, load_config
-from newsletters.extensions import csrf, db, limiter, migrate
+from newsletters.extensions import csrf, db, limiter, login, migrate
 from newsletters.models.types import render_migration_type
 from newsletters.public import support
-from newsletters.services import mailer, outbox
+from newsletters.services import admins, mailer, outbox
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -48,6 +59,10 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    login.init_app(app)
+    login.login_view = "admin.login"
+    login.login_message = None  # the login page says what it needs to
+    login.user_loader(admins.admin_by_id)
     mailer.init_app(app)
     outbox.init_app(app)
     with app.app_context():
@@ -69,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount the reader pages, and the development mailbox when mail stays local."""
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     if not app.config["MAIL_SERVER"] and not app.config["IS_PRODUCTION"]:
         app.register_blueprint(dev.bp)
 

@@ -11,13 +11,25 @@ from flask.cli import AppGroup
 
 from newsletters.errors import InvalidInput, NewsletterError
 from newsletters.models import Cadence, utcnow
-from newsletters.services import api_tokens, digests, feeds, newsletters, outbox, sending
+from newsletters.services import (
+    admins,
+    api_tokens,
+    digests,
+    exports,
+    feeds,
+    imports,
+    newsletters,
+    outbox,
+    sending,
+)
+from newsletters.services.subscribers import Filters
 
 newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
 outbox_cli = AppGroup("outbox", help="Send and inspect the mail waiting to leave.")
 digest_cli = AppGroup("digest", help="Send and preview newsletters' issues (what cron runs).")
 feeds_cli = AppGroup("feeds", help="Import stories from newsletters' RSS and Atom feeds.")
 admin_cli = AppGroup("admin", help="Administrators and API tokens.")
+subscribers_cli = AppGroup("subscribers", help="Import and export readers as CSV.")
 
 
 @newsletter_cli.command("add")
@@ -199,6 +211,69 @@ def pull_feeds(slug):
         raise SystemExit(1)
 
 
+@admin_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["owner", "editor"]), default="owner", show_default=True)
+@click.password_option(help="Prompted for, twice, when not given.")
+def create_admin(email, role, password):
+    """Create an administrator who can sign in at /admin."""
+    try:
+        admin = admins.create_admin(email, password, role)
+    except InvalidInput as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"{admin.email} can now sign in at /admin as {admin.role.value}.")
+
+
+@subscribers_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--confirmed", is_flag=True, help="They already consented: subscribe them at once.")
+@click.option("--consent-note", help="Where and when they consented (needed with --confirmed).")
+def import_subscribers(file, confirmed, consent_note):
+    """Import email,newsletters rows: pending with a confirmation email, or --confirmed."""
+    if confirmed and not (consent_note or "").strip():
+        raise click.UsageError("--confirmed needs --consent-note saying where they consented.")
+    try:
+        job = imports.start_import(
+            Path(file.name).name, file.read(), consent_note=consent_note if confirmed else None
+        )
+    except InvalidInput as error:
+        raise click.ClickException(error.message) from error
+    job = imports.check(job.id, progress=_import_progress("checked"))
+    click.echo(
+        f"{job.valid_rows} of {job.total_rows} rows can be imported; {job.error_count} refused"
+    )
+    for line in job.errors_csv.splitlines()[1:21]:
+        click.echo(f"  refused: {line}")
+    if job.error_count > 20:
+        click.echo(f"  ... and {job.error_count - 20} more")
+    imports.begin_apply(job)
+    job = imports.apply(job.id, progress=_import_progress("applied"))
+    click.echo(f"imported {job.applied_rows} rows ({'active' if confirmed else 'pending'})")
+    if job.error_count:
+        raise SystemExit(1)
+
+
+def _import_progress(verb: str):
+    def report(job) -> None:
+        done = job.checked_rows if verb == "checked" else job.applied_rows
+        click.echo(f"{verb} {done}/{job.total_rows} rows", err=True)
+
+    return report
+
+
+@subscribers_cli.command("export")
+@click.option("--newsletter", "slug", default="", help="Only readers of this newsletter.")
+@click.option("--status", type=click.Choice(["active", "pending", "unsubscribed"]), default=None)
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+def export_subscribers(slug, status, out):
+    """Write every reader (or a newsletter's) as CSV, streamed in constant memory."""
+    try:
+        for line in exports.subscriber_csv(Filters(newsletter=slug, status=status or "")):
+            out.write(line)
+    except InvalidInput as error:
+        raise click.ClickException(error.message) from error
+
+
 @admin_cli.command("token")
 @click.argument("name")
 def create_api_token(name):
@@ -213,5 +288,5 @@ def create_api_token(name):
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to ``flask``."""
-    for group in (newsletter_cli, outbox_cli, digest_cli, feeds_cli, admin_cli):
+    for group in (newsletter_cli, outbox_cli, digest_cli, feeds_cli, admin_cli, subscribers_cli):
         app.cli.add_command(group)

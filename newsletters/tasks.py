@@ -8,7 +8,7 @@ from the same settings as the web app.
 from celery import Celery, Task, shared_task
 from flask import Flask
 
-from newsletters.services import outbox, sending
+from newsletters.services import imports, outbox, sending
 
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
@@ -64,6 +64,13 @@ def send_digest(digest_id: int) -> str:
     """Claim and send batches of one issue until none is left; many run at once safely."""
     report = sending.send_digest_batches(digest_id)
     return f"sent {report.sent}, failed {report.failed}, bounced {report.bounced}"
+
+
+@shared_task(name=imports.RUN_TASK)
+def run_import(job_id: int, phase: str) -> str:
+    """Check or apply an admin's CSV import, in batches, recording progress."""
+    imports.run(job_id, phase)
+    return f"import {job_id}: {phase} finished"
 
 
 _worker_app: Celery | None = None

@@ -278,3 +278,22 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def owner(app, client):
+    """A client signed in as an owner."""
+    from tests.support.admin import create_admin, sign_in
+
+    sign_in(client, create_admin(app, "owner@publisher.example", "owner"))
+    return client
+
+
+@pytest.fixture
+def editor(app):
+    """A second client, signed in as an editor."""
+    from tests.support.admin import create_admin, sign_in
+
+    editor_client = app.test_client()
+    sign_in(editor_client, create_admin(app, "editor@publisher.example", "editor"))
+    return editor_client

@@ -1,5 +1,6 @@
 """The data model. Import models from here."""
 
+from newsletters.models.admin import AdminRole, AdminUser, AuditLog, ImportJob, ImportStatus
 from newsletters.models.api_token import ApiToken
 from newsletters.models.digest import (
     Delivery,
@@ -23,13 +24,18 @@ from newsletters.models.suppression import Suppression, SuppressionReason
 from newsletters.models.types import utcnow
 
 __all__ = [
+    "AdminRole",
+    "AdminUser",
     "ApiToken",
+    "AuditLog",
     "Cadence",
     "Delivery",
     "DeliveryStatus",
     "Digest",
     "DigestStatus",
     "IdempotencyRecord",
+    "ImportJob",
+    "ImportStatus",
     "Event",
     "EventKind",
     "Newsletter",

@@ -108,6 +108,7 @@ class DeliveryStatus(enum.StrEnum):
     BOUNCED = "bounced"  # the server refused the address for good; it is suppressed
     SUPPRESSED = "suppressed"  # not sent: the address is on the suppression list
     SKIPPED = "skipped"  # not sent: the reader left before their turn came
+    CANCELLED = "cancelled"  # failed, and an admin decided not to try again
 
 
 class Delivery(db.Model):

@@ -36,6 +36,8 @@ class EventKind(enum.StrEnum):
     PREFERENCES_UPDATED = "preferences_updated"
     UNSUBSCRIBED = "unsubscribed"
     LINK_REQUESTED = "link_requested"
+    IMPORTED = "imported"
+    ADMIN_CHANGED = "admin_changed"
 
 
 class Subscriber(db.Model):

@@ -11,11 +11,13 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import UUID
 
 from flask import current_app
 from sqlalchemy import String, and_, bindparam, cast, func, literal, select, update
 
 from newsletters.config import site_domain
+from newsletters.errors import NotFound
 from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
@@ -30,12 +32,14 @@ from newsletters.models import (
 from newsletters.services import suppressions
 from newsletters.services.journal import read_journal, remove_journal
 from newsletters.services.sql import insert
+from newsletters.services.transactions import atomic
 
 log = logging.getLogger(__name__)
 
 MATERIALIZE_CHUNK = 5000
 SENT, FAILED, BOUNCED = "sent", "failed", "bounced"
 SUPPRESSED, SKIPPED = "suppressed", "skipped"
+OUTCOME_NAMES = [status.value for status in DeliveryStatus]
 OUTCOME_STATUS = {
     SENT: DeliveryStatus.SENT,
     FAILED: DeliveryStatus.FAILED,
@@ -315,3 +319,66 @@ def finish_if_done(digest: Digest) -> bool:
     )
     db.session.commit()
     return True
+
+
+# --- issues, for the admin console ----------------------------------------------------------
+
+
+def issue_by_uuid(public_id: str) -> Digest:
+    """An issue by its public id, or :class:`NotFound`."""
+    try:
+        key = UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("There is no such issue.") from exc
+    digest = db.session.scalar(select(Digest).where(Digest.uuid == key))
+    if digest is None:
+        raise NotFound("There is no such issue.")
+    return digest
+
+
+def issues_overview(limit: int = 20) -> list[tuple[Digest, dict[str, int]]]:
+    """The latest issues with their deliveries by status: two queries, whatever the size."""
+    issues = list(db.session.scalars(select(Digest).order_by(Digest.id.desc()).limit(limit)))
+    counts: dict[int, dict[str, int]] = {d.id: dict.fromkeys(OUTCOME_NAMES, 0) for d in issues}
+    if issues:
+        rows = db.session.execute(
+            select(Delivery.digest_id, Delivery.status, func.count())
+            .where(Delivery.digest_id.in_(counts))
+            .group_by(Delivery.digest_id, Delivery.status)
+        )
+        for digest_id, status, count in rows:
+            counts[digest_id][status.value] = count
+    return [(d, counts[d.id]) for d in issues]
+
+
+@atomic
+def cancel_failures(public_id: str) -> int:
+    """Give up on an issue's failed deliveries; the issue is then complete."""
+    digest = issue_by_uuid(public_id)
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.digest_id == digest.id, Delivery.status == DeliveryStatus.FAILED)
+        .values(status=DeliveryStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    if digest.status == DigestStatus.SENDING and digest.materialized_at is not None:
+        digest.status, digest.completed_at = DigestStatus.SENT, utcnow()
+    return result.rowcount
+
+
+@atomic
+def resend_failures(public_id: str) -> int:
+    """Put an issue's failed deliveries back in line, with fresh attempts, for the next run."""
+    digest = issue_by_uuid(public_id)
+    result = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.digest_id == digest.id,
+            Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]),
+        )
+        .values(status=DeliveryStatus.PENDING, attempts=0)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount and digest.status == DigestStatus.SENT:
+        digest.status, digest.completed_at = DigestStatus.SENDING, None
+    return result.rowcount

@@ -7,7 +7,6 @@ is one issue per newsletter and period, so a second run finds it and sends
 nobody anything twice.
 """
 
-import string
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
@@ -27,15 +26,16 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import links
+from newsletters.services import links, outbox
+from newsletters.services.addresses import normalize_email
 from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletters.services.messages import RenderedEmail, render_email
+from newsletters.services.newsletters import check_subject_template
 from newsletters.services.sql import insert
 from newsletters.services.stories import newsletter_by_slug, stories_between
 from newsletters.services.transactions import atomic
 
 DEFAULT_SUBJECT = "{name}: {date}"
-SUBJECT_FIELDS = {"name", "date", "site"}
 
 
 @dataclass(frozen=True)
@@ -93,18 +93,6 @@ def next_period(newsletter: Newsletter, now: datetime) -> Period:
     if unsent and due.end > newsletter.created_at:
         return due
     return current_period(newsletter, now)
-
-
-def check_subject_template(template: str) -> None:
-    """Refuse a subject template with fields other than {name}, {date} and {site}."""
-    try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    except ValueError as exc:
-        raise InvalidInput("The subject has an unmatched { or }.", field="subject") from exc
-    if fields - SUBJECT_FIELDS:
-        raise InvalidInput(
-            "The subject may use {name}, {date} and {site}, nothing else.", field="subject"
-        )
 
 
 def period_label(start: datetime, end: datetime) -> str:
@@ -270,7 +258,6 @@ def preview(slug: str, now: datetime) -> tuple[Digest, RenderedEmail, int]:
     email = render_digest(
         newsletter, digest, stories, preferences_url=sample, unsubscribe_url=sample
     )
-    db.session.expunge_all()
     return digest, email, len(stories)
 
 
@@ -288,3 +275,16 @@ def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | No
     if intro is not None:
         digest.intro_override = intro.strip() or None
     return digest
+
+
+@atomic
+def send_test(slug: str, address: str, now: datetime) -> str:
+    """Mail the next issue, as it stands, to one address (sample links; nobody's data)."""
+    target = normalize_email(address)
+    _, email, _ = preview(slug, now)
+    outbox.enqueue(
+        kind="test",
+        to=target,
+        email=RenderedEmail(subject=f"[Test] {email.subject}", text=email.text, html=email.html),
+    )
+    return target

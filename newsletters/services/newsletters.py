@@ -1,14 +1,16 @@
 """Newsletters: which exist, which a reader may pick, and adding new ones."""
 
 import re
+import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from uuid import UUID
 
 from flask import current_app
 from sqlalchemy import select
 
-from newsletters.errors import InvalidInput, NoNewsletterChosen, UnknownNewsletter
+from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import Cadence, Newsletter
 from newsletters.services.transactions import atomic
@@ -16,6 +18,7 @@ from newsletters.services.transactions import atomic
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_CHOICES = 100
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SUBJECT_FIELDS = {"name", "date", "site"}
 
 DEMO_NEWSLETTERS = [
     {
@@ -111,6 +114,18 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(char).startswith("C") for char in text)
 
 
+def check_subject_template(template: str) -> None:
+    """Refuse a subject template with fields other than {name}, {date} and {site}."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise InvalidInput("The subject has an unmatched { or }.", field="subject") from exc
+    if fields - SUBJECT_FIELDS:
+        raise InvalidInput(
+            "The subject may use {name}, {date} and {site}, nothing else.", field="subject"
+        )
+
+
 def _check_fields(slug: str, name: str, send_day: str, send_hour: int) -> None:
     if not SLUG_PATTERN.match(slug) or len(slug) > 64:
         raise InvalidInput(
@@ -127,7 +142,6 @@ def _check_fields(slug: str, name: str, send_day: str, send_hour: int) -> None:
         raise InvalidInput("The send hour is between 0 and 23.", field="send_hour")
 
 
-@atomic
 def add_newsletter(
     slug: str,
     name: str,
@@ -139,24 +153,19 @@ def add_newsletter(
     feed_url: str | None = None,
     public: bool = True,
 ) -> Newsletter:
-    """Create a newsletter; raise :class:`InvalidInput` for a bad or taken slug."""
-    _check_fields(slug, name, send_day, send_hour)
-    if cadence not in {c.value for c in Cadence}:
-        raise InvalidInput(f"Unknown cadence {cadence!r}.", field="cadence")
-    if db.session.scalar(select(Newsletter.id).where(Newsletter.slug == slug)):
-        raise InvalidInput(f"A newsletter with the slug {slug!r} already exists.", field="slug")
-    newsletter = Newsletter(
-        slug=slug,
-        name=name.strip(),
-        description=description.strip(),
-        cadence=Cadence(cadence),
-        send_weekday=WEEKDAYS.index(send_day),
-        send_hour=send_hour,
-        feed_url=feed_url or None,
-        is_public=public,
+    """Create a newsletter (the CLI's way); raise :class:`InvalidInput` for a bad or taken slug."""
+    return create_newsletter(
+        NewsletterInput(
+            slug=slug,
+            name=name,
+            description=description,
+            cadence=cadence,
+            send_day=send_day,
+            send_hour=send_hour,
+            public=public,
+            feed_url=feed_url,
+        )
     )
-    db.session.add(newsletter)
-    return newsletter
 
 
 @atomic
@@ -166,3 +175,98 @@ def add_demo_newsletters() -> int:
         return 0
     db.session.add_all(Newsletter(**fields) for fields in DEMO_NEWSLETTERS)
     return len(DEMO_NEWSLETTERS)
+
+
+@dataclass(frozen=True)
+class NewsletterInput:
+    """A newsletter's editable fields, as an admin submitted them."""
+
+    slug: str
+    name: str
+    description: str = ""
+    cadence: str = "weekly"
+    send_day: str = "mon"
+    send_hour: int = 8
+    public: bool = True
+    feed_url: str | None = None
+    from_name: str | None = None
+    subject_template: str = ""
+    intro: str = ""
+
+
+def newsletter_by_uuid(public_id: str) -> Newsletter:
+    """A newsletter by its public id, or :class:`NotFound`."""
+    try:
+        key = UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("There is no such newsletter.") from exc
+    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.uuid == key))
+    if newsletter is None:
+        raise NotFound("There is no such newsletter.")
+    return newsletter
+
+
+def all_newsletters() -> list[Newsletter]:
+    """Every newsletter, archived last."""
+    return list(
+        db.session.scalars(select(Newsletter).order_by(Newsletter.is_archived, Newsletter.name))
+    )
+
+
+def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
+    """Check and copy every editable field; the one place that knows what is allowed."""
+    _check_fields(data.slug, data.name, data.send_day, data.send_hour)
+    if data.cadence not in {c.value for c in Cadence}:
+        raise InvalidInput(f"Unknown cadence {data.cadence!r}.", field="cadence")
+    if data.feed_url and not data.feed_url.startswith(("http://", "https://")):
+        raise InvalidInput("A feed URL starts with http:// or https://.", field="feed_url")
+    if data.from_name and (len(data.from_name) > 120 or has_control_characters(data.from_name)):
+        raise InvalidInput(
+            "A sender name is one line of at most 120 characters.", field="from_name"
+        )
+    if data.subject_template:
+        check_subject_template(data.subject_template)
+    clash = db.session.scalar(
+        select(Newsletter.id).where(Newsletter.slug == data.slug, Newsletter.id != newsletter.id)
+    )
+    if clash:
+        raise InvalidInput(
+            f"A newsletter with the slug {data.slug!r} already exists.", field="slug"
+        )
+    newsletter.slug = data.slug
+    newsletter.name = data.name.strip()
+    newsletter.description = data.description.strip()
+    newsletter.cadence = Cadence(data.cadence)
+    newsletter.send_weekday = WEEKDAYS.index(data.send_day)
+    newsletter.send_hour = data.send_hour
+    newsletter.is_public = data.public
+    newsletter.feed_url = data.feed_url or None
+    newsletter.from_name = (data.from_name or "").strip() or None
+    newsletter.subject_template = data.subject_template.strip()
+    newsletter.intro = data.intro.strip()
+
+
+@atomic
+def create_newsletter(data: NewsletterInput) -> Newsletter:
+    """A new newsletter with every editable field."""
+    newsletter = Newsletter()
+    _apply(newsletter, data)
+    db.session.add(newsletter)
+    db.session.flush()
+    return newsletter
+
+
+@atomic
+def update_newsletter(public_id: str, data: NewsletterInput) -> Newsletter:
+    """Change a newsletter; links already mailed keep working, slugs may change freely."""
+    newsletter = newsletter_by_uuid(public_id)
+    _apply(newsletter, data)
+    return newsletter
+
+
+@atomic
+def set_archived(public_id: str, archived: bool) -> Newsletter:
+    """Archive (no more signups or issues; subscribers kept) or bring a newsletter back."""
+    newsletter = newsletter_by_uuid(public_id)
+    newsletter.is_archived = archived
+    return newsletter

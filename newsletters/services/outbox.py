@@ -27,7 +27,7 @@ from newsletters.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletters.services import mailer, mime, suppressions
+from newsletters.services import mailer, mime, suppressions, transactions
 from newsletters.services.addresses import mask_email
 from newsletters.services.messages import RenderedEmail
 
@@ -288,3 +288,8 @@ def init_app(app: Flask) -> None:
         if ids:
             response.call_on_close(lambda: _dispatch_after_response(app, ids))
         return response
+
+
+# Mail written by a unit of work leaves when it commits, and is forgotten when it is not.
+transactions.on_commit(send_committed)
+transactions.on_rollback(forget_enqueued)

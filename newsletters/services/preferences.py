@@ -147,16 +147,17 @@ def unsubscribe_link_target(token: str) -> tuple[Subscriber, Newsletter | None]:
 def unsubscribe(token: str, origin: Origin) -> Outcome:
     """Leave the newsletter the link names, or all of them. Repeating it is harmless."""
     subscriber, newsletter = unsubscribe_link_target(token)
-    return _leave(subscriber, newsletter, origin)
+    return leave(subscriber, newsletter, origin)
 
 
 @atomic
 def unsubscribe_from_all(token: str, origin: Origin) -> Outcome:
     """Leave every newsletter, from the preference center."""
-    return _leave(subscriber_from_token(Purpose.PREFERENCES, token), None, origin)
+    return leave(subscriber_from_token(Purpose.PREFERENCES, token), None, origin)
 
 
-def _leave(subscriber: Subscriber, newsletter: Newsletter | None, origin: Origin) -> Outcome:
+def leave(subscriber: Subscriber, newsletter: Newsletter | None, origin: Origin) -> Outcome:
+    """Leave one newsletter, or all; in the caller's transaction. Repeating it is harmless."""
     now = utcnow()
     outcome = Outcome(subscriber=subscriber, newsletter=newsletter)
     for subscription in subscriber.subscriptions:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from sqlalchemy import select
 
@@ -145,3 +146,41 @@ def stories_between(newsletter: Newsletter, start: datetime, end: datetime) -> l
             .order_by(Story.published_at.desc(), Story.id.desc())
         )
     )
+
+
+def story_by_uuid(public_id: str) -> Story:
+    """A story by its public id, or :class:`NotFound`."""
+    try:
+        key = UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("There is no such story.") from exc
+    story = db.session.scalar(select(Story).where(Story.uuid == key))
+    if story is None:
+        raise NotFound("There is no such story.")
+    return story
+
+
+@atomic
+def update_story(public_id: str, data: StoryInput) -> Story:
+    """Change a story's text, link, image or time; its guid is its identity and stays."""
+    story = story_by_uuid(public_id)
+    values = checked_story(StoryInput(**{**data.__dict__, "guid": story.guid}))
+    for name, value in values.items():
+        setattr(story, name, value)
+    return story
+
+
+@atomic
+def delete_story(public_id: str) -> Story:
+    """Remove a story from future issues (issues already sent keep what they said)."""
+    story = story_by_uuid(public_id)
+    db.session.delete(story)
+    return story
+
+
+def latest_stories(newsletter: Newsletter | None = None, limit: int = 100) -> list[Story]:
+    """The newest stories, of one newsletter or all."""
+    query = select(Story).order_by(Story.published_at.desc(), Story.id.desc()).limit(limit)
+    if newsletter is not None:
+        query = query.where(Story.newsletter_id == newsletter.id)
+    return list(db.session.scalars(query))

@@ -25,7 +25,7 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import notices
+from newsletters.services import notices, suppressions
 from newsletters.services.addresses import normalize_email
 from newsletters.services.history import Origin, record_event
 from newsletters.services.newsletters import newsletters_for_signup
@@ -68,6 +68,9 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     if automated:
         log.info("ignored an automated-looking signup from %s", origin.ip)
         return
+    # An erased reader who signs up again is asking for mail themselves: the erasure's
+    # suppression only stops the address coming back by import.
+    suppressions.lift_erasure(address)
     subscriber = _subscriber_for(address)
     now = utcnow()
     consent_version = current_app.config["CONSENT_TEXT_VERSION"]
@@ -80,6 +83,65 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
         notices.queue_confirmation(subscriber, awaiting)
     else:
         notices.queue_already_subscribed(subscriber, chosen)
+
+
+ATTESTED_CONSENT = "attested"
+
+
+@atomic
+def import_subscription(
+    address: str, chosen: list[Newsletter], origin: Origin, consent_note: str | None = None
+) -> bool:
+    """One row of an import (joining the importer's transaction); True if anything changed.
+
+    Without a consent note the newsletters wait for the reader to confirm by
+    email, as after a signup. With one, the admin attests that the reader gave
+    consent elsewhere: the newsletters are active at once and the note is the
+    consent record. Newsletters the reader left are never touched by an import.
+    """
+    subscriber = _subscriber_for(address)
+    now = utcnow()
+    existing = {s.newsletter_id: s for s in subscriber.subscriptions}
+    wanted = [
+        n
+        for n in chosen
+        if getattr(existing.get(n.id), "status", None) != SubscriptionStatus.UNSUBSCRIBED
+    ]
+    if consent_note:
+        added = [n for n in wanted if _activate_attested(subscriber, existing.get(n.id), n, now)]
+        if added:
+            mark_confirmed(subscriber, now)
+            record_event(
+                subscriber,
+                EventKind.IMPORTED,
+                added,
+                origin,
+                ATTESTED_CONSENT,
+                detail={"attested": True, "consent_note": consent_note},
+            )
+        return bool(added)
+    version = current_app.config["CONSENT_TEXT_VERSION"]
+    _request(subscriber, wanted, origin, now, version)
+    record_event(
+        subscriber, EventKind.IMPORTED, wanted, origin, version, detail={"attested": False}
+    )
+    awaiting = awaiting_confirmation(subscriber, now)
+    if awaiting and claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now):
+        notices.queue_confirmation(subscriber, awaiting)
+    return bool(wanted)
+
+
+def _activate_attested(subscriber, subscription, newsletter, now) -> bool:
+    if subscription is None:
+        subscription = Subscription(newsletter=newsletter, source="import")
+        subscriber.subscriptions.append(subscription)
+    elif subscription.status == SubscriptionStatus.ACTIVE:
+        return False
+    activate(subscription, now)
+    subscription.source = "import"
+    subscription.requested_at = now
+    subscription.consent_version = ATTESTED_CONSENT
+    return True
 
 
 def _subscriber_for(address: str) -> Subscriber:

@@ -3,12 +3,15 @@
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from newsletters.errors import InvalidInput, NotFound
 from newsletters.extensions import db
 from newsletters.models import Suppression, SuppressionReason
+from newsletters.services.addresses import normalize_email
 from newsletters.services.sql import insert
+from newsletters.services.transactions import atomic
 
 
 def address_hash(address: str) -> str:
@@ -67,3 +70,62 @@ def suppress_many(addresses: Iterable[str], reason: SuppressionReason, detail: s
             .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["email_hash"])
         )
+
+
+def lift_erasure(address: str) -> None:
+    """Forget an erasure's suppression of this address (the reader is back of their own accord)."""
+    db.session.execute(
+        delete(Suppression).where(
+            Suppression.email_hash == address_hash(address),
+            Suppression.reason == SuppressionReason.ERASED,
+        )
+    )
+
+
+def suppress_erased(address: str) -> None:
+    """Keep an erased reader's address suppressed, by its hash alone."""
+    key = address_hash(address)
+    existing = db.session.scalar(select(Suppression).where(Suppression.email_hash == key))
+    if existing is not None:
+        existing.email = None
+        return
+    db.session.add(
+        Suppression(
+            email_hash=key,
+            email=None,
+            reason=SuppressionReason.ERASED,
+            detail="the reader asked to be erased",
+        )
+    )
+
+
+def listing(before_id: int | None = None, limit: int = 100) -> list[Suppression]:
+    """Suppressions, newest first, a page at a time."""
+    query = select(Suppression).order_by(Suppression.id.desc()).limit(limit)
+    if before_id:
+        query = query.where(Suppression.id < before_id)
+    return list(db.session.scalars(query))
+
+
+@atomic
+def add_manual(email: str, note: str) -> Suppression:
+    """An admin stops all mail to an address."""
+    address = normalize_email(email)
+    key = address_hash(address)
+    if db.session.scalar(select(Suppression.id).where(Suppression.email_hash == key)):
+        raise InvalidInput(f"{address} is already suppressed.", field="email")
+    suppression = Suppression(
+        email_hash=key, email=address, reason=SuppressionReason.MANUAL, detail=note.strip()[:2000]
+    )
+    db.session.add(suppression)
+    return suppression
+
+
+@atomic
+def remove(suppression_id: int) -> Suppression:
+    """Allow mail to an address again."""
+    suppression = db.session.get(Suppression, suppression_id)
+    if suppression is None:
+        raise NotFound("That suppression no longer exists.")
+    db.session.delete(suppression)
+    return suppression

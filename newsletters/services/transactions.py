@@ -14,7 +14,6 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from newsletters.extensions import db
-from newsletters.services import outbox
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +26,23 @@ DEPTH_KEY = "atomic.active"
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# What must happen after a unit of work commits, or after it is abandoned (the outbox
+# registers its sending here), without this module knowing who listens.
+_after_commit: list[Callable[[], None]] = []
+_after_rollback: list[Callable[[], None]] = []
+
+
+def on_commit(hook: Callable[[], None]) -> None:
+    """Call ``hook`` after every unit of work that commits."""
+    if hook not in _after_commit:
+        _after_commit.append(hook)
+
+
+def on_rollback(hook: Callable[[], None]) -> None:
+    """Call ``hook`` after every unit of work that is rolled back."""
+    if hook not in _after_rollback:
+        _after_rollback.append(hook)
 
 
 def is_transient(error: Exception) -> bool:
@@ -81,7 +97,8 @@ def atomic(fn: Callable[P, R]) -> Callable[P, R]:
             except BaseException:
                 _abandon()
                 raise
-            outbox.send_committed()
+            for hook in _after_commit:
+                hook()
             return result
         raise AssertionError("unreachable")
 
@@ -90,4 +107,5 @@ def atomic(fn: Callable[P, R]) -> Callable[P, R]:
 
 def _abandon() -> None:
     db.session.rollback()
-    outbox.forget_enqueued()
+    for hook in _after_rollback:
+        hook()

@@ -9,14 +9,15 @@ from newsletters.extensions import db
 from newsletters.models import Event, Subscriber, Subscription
 from newsletters.services import newsletters
 
-CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF_FIELD = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
+VALUE = re.compile(r'value="([^"]+)"')
 
 
 def csrf_token_in(html: str) -> str:
     """The CSRF token of the first form on a page."""
-    match = CSRF_PATTERN.search(html)
-    assert match, "no csrf_token field on the page"
-    return match[1]
+    field = CSRF_FIELD.search(html)
+    assert field, "no csrf_token field on the page"
+    return VALUE.search(field[0])[1]
 
 
 def add_demo_newsletters(app) -> None:

@@ -1,0 +1,11 @@
+"""The admin pages, one module per area; importing them registers them on the blueprint."""
+
+from newsletters.admin.views import (  # noqa: F401
+    auth,
+    content,
+    home,
+    imports,
+    lists,
+    newsletters,
+    subscribers,
+)

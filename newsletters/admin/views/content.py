@@ -1,0 +1,168 @@
+"""Stories and issues: what goes out, and what happened when it did."""
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from wtforms import SelectChoice
+
+from newsletters.admin.blueprint import audited, bp
+from newsletters.admin.forms import ActionForm, StoryForm, TestSendForm
+from newsletters.dev.routes import EMAIL_PREVIEW_CSP
+from newsletters.errors import InvalidInput
+from newsletters.models import utcnow
+from newsletters.services import deliveries, digests, stories
+from newsletters.services.newsletters import all_newsletters
+from newsletters.services.stories import StoryInput
+
+
+def _story_form(story=None) -> StoryForm:
+    form = StoryForm(obj=story)
+    form.newsletter.choices = [
+        SelectChoice(n.slug, n.name) for n in all_newsletters() if not n.is_archived
+    ]
+    if story is not None and not form.is_submitted():
+        form.newsletter.data = story.newsletter.slug
+        form.published_at.data = story.published_at.strftime("%Y-%m-%dT%H:%M")
+    return form
+
+
+def _story_input(form: StoryForm, guid: str | None = None) -> StoryInput:
+    return StoryInput(
+        title=form.title.data,
+        url=(form.url.data or "").strip(),
+        summary=form.summary.data or "",
+        published_at=(form.published_at.data or "").strip() or None,
+        image_url=(form.image_url.data or "").strip() or None,
+        guid=guid,
+    )
+
+
+def _refused(form: StoryForm, error: InvalidInput, story=None):
+    field = getattr(form, error.field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    return render_template("admin/story_form.html", form=form, story=story, error=error), 400
+
+
+@bp.get("/stories")
+def stories_list():
+    """The newest stories, of one newsletter or all."""
+    slug = request.args.get("newsletter", "")
+    newsletter = stories.newsletter_by_slug(slug) if slug else None
+    return render_template(
+        "admin/stories.html",
+        stories=stories.latest_stories(newsletter),
+        newsletters=all_newsletters(),
+        current=slug,
+        action=ActionForm(),
+    )
+
+
+@bp.route("/stories/new", methods=["GET", "POST"])
+def new_story():
+    """File a story by hand."""
+    form = _story_form()
+    if form.validate_on_submit():
+        data = _story_input(form)
+        try:
+            story, _ = audited(
+                "story.create",
+                "story",
+                data.title,
+                lambda: stories.add_story(form.newsletter.data, data, source="admin"),
+            )
+        except InvalidInput as error:
+            return _refused(form, error)
+        flash(f"Filed “{story.title}”.")
+        return redirect(url_for("admin.stories_list", newsletter=form.newsletter.data))
+    return render_template("admin/story_form.html", form=form, story=None)
+
+
+@bp.route("/stories/<uuid>/edit", methods=["GET", "POST"])
+def edit_story(uuid: str):
+    """Change a story."""
+    story = stories.story_by_uuid(uuid)
+    form = _story_form(story)
+    form.newsletter.render_kw = {"disabled": True}
+    if form.validate_on_submit():
+        data = _story_input(form)
+        try:
+            audited("story.update", "story", uuid, lambda: stories.update_story(uuid, data))
+        except InvalidInput as error:
+            return _refused(form, error, story)
+        flash("The story is saved.")
+        return redirect(url_for("admin.stories_list", newsletter=story.newsletter.slug))
+    return render_template("admin/story_form.html", form=form, story=story)
+
+
+@bp.post("/stories/<uuid>/delete")
+def delete_story(uuid: str):
+    """Remove a story from coming issues."""
+    story = audited(
+        "story.delete",
+        "story",
+        uuid,
+        lambda: stories.delete_story(uuid),
+        detail=lambda story: {"title": story.title},
+    )
+    flash(f"Removed “{story.title}”.")
+    return redirect(url_for("admin.stories_list"))
+
+
+@bp.get("/digests")
+def digests_list():
+    """Issues with their status and deliveries; each newsletter's next issue to preview."""
+    return render_template(
+        "admin/digests.html",
+        issues=deliveries.issues_overview(limit=50),
+        newsletters=[n for n in all_newsletters() if not n.is_archived],
+        test_form=TestSendForm(),
+        action=ActionForm(),
+    )
+
+
+@bp.get("/digests/<slug>/preview")
+def preview_digest(slug: str):
+    """The next issue as readers would see it, as it stands now."""
+    _, email, _ = digests.preview(slug, utcnow())
+    return Response(email.html, headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP})
+
+
+@bp.post("/digests/<slug>/test")
+def test_digest(slug: str):
+    """Send the next issue to one address."""
+    form = TestSendForm()
+    if form.validate_on_submit():
+        try:
+            sent_to = audited(
+                "digest.test",
+                "newsletter",
+                slug,
+                lambda: digests.send_test(slug, form.address.data, utcnow()),
+                detail={"to": form.address.data},
+            )
+        except InvalidInput as error:
+            flash(error.message)
+        else:
+            flash(f"A test of the next issue is on its way to {sent_to}.")
+    else:
+        flash("Enter the address to send the test to.")
+    return redirect(url_for("admin.digests_list"))
+
+
+@bp.post("/digests/<uuid>/cancel-failures")
+def cancel_failures(uuid: str):
+    """Stop retrying an issue's failed deliveries."""
+    count = audited(
+        "digest.cancel_failures", "digest", uuid, lambda: deliveries.cancel_failures(uuid)
+    )
+    flash(f"Cancelled {count} failed deliveries.")
+    return redirect(url_for("admin.digests_list"))
+
+
+@bp.post("/digests/<uuid>/resend-failures")
+def resend_failures(uuid: str):
+    """Try an issue's failed deliveries again, with the next run."""
+    count = audited(
+        "digest.resend_failures", "digest", uuid, lambda: deliveries.resend_failures(uuid)
+    )
+    flash(f"{count} deliveries will be tried again with the next run of flask digest send.")
+    return redirect(url_for("admin.digests_list"))

@@ -1,0 +1,23 @@
+"""The dashboard: readers per newsletter, 90 days of activity, issues and the outbox."""
+
+from flask import render_template
+
+from newsletters.admin import charts
+from newsletters.admin.blueprint import bp
+from newsletters.services import dashboard as stats
+from newsletters.services import deliveries, outbox
+
+
+@bp.get("/")
+def dashboard():
+    """Everything an audience team checks first thing in the morning."""
+    activity = stats.activity(days=90)
+    return render_template(
+        "admin/dashboard.html",
+        counts=stats.subscription_counts(),
+        activity=activity,
+        chart=charts.activity_chart(activity),
+        issues=deliveries.issues_overview(limit=5),
+        outbox_counts=outbox.status_counts(),
+        outbox_failures=outbox.recent_failures(limit=5),
+    )

@@ -1,0 +1,102 @@
+"""Newsletters: create, edit, archive."""
+
+from flask import flash, redirect, render_template, url_for
+
+from newsletters.admin.blueprint import audited, bp
+from newsletters.admin.forms import ActionForm, NewsletterForm
+from newsletters.errors import InvalidInput
+from newsletters.services import newsletters as service
+from newsletters.services.newsletters import WEEKDAYS, NewsletterInput
+
+
+@bp.get("/newsletters")
+def newsletters():
+    """Every newsletter, archived ones last."""
+    return render_template(
+        "admin/newsletters.html", newsletters=service.all_newsletters(), action=ActionForm()
+    )
+
+
+def _input(form: NewsletterForm) -> NewsletterInput:
+    return NewsletterInput(
+        slug=(form.slug.data or "").strip(),
+        name=form.name.data or "",
+        description=form.description.data or "",
+        cadence=form.cadence.data,
+        send_day=form.send_day.data,
+        send_hour=form.send_hour.data if form.send_hour.data is not None else 8,
+        public=bool(form.public.data),
+        feed_url=(form.feed_url.data or "").strip() or None,
+        from_name=form.from_name.data,
+        subject_template=form.subject_template.data or "",
+        intro=form.intro.data or "",
+    )
+
+
+def _refused(form: NewsletterForm, error: InvalidInput, **context):
+    field = getattr(form, error.field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    return render_template("admin/newsletter_form.html", form=form, error=error, **context), 400
+
+
+@bp.route("/newsletters/new", methods=["GET", "POST"])
+def new_newsletter():
+    """Create a newsletter."""
+    form = NewsletterForm()
+    if form.validate_on_submit():
+        data = _input(form)
+        try:
+            created = audited(
+                "newsletter.create",
+                "newsletter",
+                data.slug,
+                lambda: service.create_newsletter(data),
+            )
+        except InvalidInput as error:
+            return _refused(form, error, newsletter=None)
+        flash(f"{created.name} is ready.")
+        return redirect(url_for("admin.newsletters"))
+    return render_template("admin/newsletter_form.html", form=form, newsletter=None)
+
+
+@bp.route("/newsletters/<uuid>/edit", methods=["GET", "POST"])
+def edit_newsletter(uuid: str):
+    """Change any of a newsletter's fields."""
+    newsletter = service.newsletter_by_uuid(uuid)
+    form = NewsletterForm(obj=newsletter)
+    if not form.is_submitted():
+        form.send_day.data = WEEKDAYS[newsletter.send_weekday]
+        form.public.data = newsletter.is_public
+        form.cadence.data = newsletter.cadence.value
+    if form.validate_on_submit():
+        data = _input(form)
+        try:
+            audited(
+                "newsletter.update",
+                "newsletter",
+                newsletter.slug,
+                lambda: service.update_newsletter(uuid, data),
+                detail={"slug": data.slug},
+            )
+        except InvalidInput as error:
+            return _refused(form, error, newsletter=newsletter)
+        flash(f"{data.name} is saved.")
+        return redirect(url_for("admin.newsletters"))
+    return render_template("admin/newsletter_form.html", form=form, newsletter=newsletter)
+
+
+@bp.post("/newsletters/<uuid>/archive")
+def archive_newsletter(uuid: str):
+    """Archive a newsletter, or bring it back."""
+    if ActionForm().validate_on_submit():
+        newsletter = service.newsletter_by_uuid(uuid)
+        archive = not newsletter.is_archived
+        audited(
+            "newsletter.archive" if archive else "newsletter.restore",
+            "newsletter",
+            newsletter.slug,
+            lambda: service.set_archived(uuid, archive),
+        )
+        flash(f"{newsletter.name} is {'archived' if archive else 'back'}.")
+    return redirect(url_for("admin.newsletters"))

@@ -1,0 +1,234 @@
+"""Readers as the audience team sees them: find, inspect, change, export, erase.
+
+Lists page by subscriber id (keyset), so the thousandth page costs what the
+first does, and search matches the start of an address through its index.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, or_, select
+
+from newsletters.errors import InvalidInput, NotFound
+from newsletters.extensions import db
+from newsletters.models import (
+    Delivery,
+    Event,
+    Newsletter,
+    OutboxMessage,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletters.services import notices, preferences, suppressions
+from newsletters.services.history import Origin
+from newsletters.services.subscriptions import awaiting_confirmation, claim_mail_slot
+from newsletters.services.transactions import atomic
+
+PAGE_SIZE = 50
+# Above every character an address can contain, to turn a prefix into a range.
+PREFIX_END = "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the subscriber list is narrowed to."""
+
+    query: str = ""
+    newsletter: str = ""
+    status: str = ""
+
+    def check(self) -> "Filters":
+        """Refuse a status that does not exist."""
+        if self.status and self.status not in {s.value for s in SubscriptionStatus}:
+            raise InvalidInput("Filter by active, pending or unsubscribed.", field="status")
+        return self
+
+
+@dataclass
+class Page:
+    """One page of readers, and where the neighbouring pages start."""
+
+    subscribers: list[Subscriber]
+    next_after: int | None
+    previous_before: int | None
+
+
+def filtered(filters: Filters):
+    """A query for the readers matching the filters (ordered by nothing yet)."""
+    query = select(Subscriber)
+    prefix = filters.query.strip().lower()
+    if prefix:
+        # A range the email index can serve, then the exact test.
+        query = query.where(
+            Subscriber.email >= prefix,
+            Subscriber.email < prefix + PREFIX_END,
+            Subscriber.email.startswith(prefix, autoescape=True),
+        )
+    if filters.newsletter or filters.status:
+        conditions = [Subscription.subscriber_id == Subscriber.id]
+        if filters.newsletter:
+            conditions.append(Subscription.newsletter.has(Newsletter.slug == filters.newsletter))
+        if filters.status:
+            conditions.append(Subscription.status == SubscriptionStatus(filters.status))
+        query = query.where(select(Subscription.id).where(*conditions).exists())
+    return query
+
+
+def page_of(filters: Filters, after: int | None = None, before: int | None = None) -> Page:
+    """A page of readers, oldest first, after (or before) a subscriber id."""
+    query = filtered(filters.check())
+    if before:
+        rows = list(
+            db.session.scalars(
+                query.where(Subscriber.id < before)
+                .order_by(Subscriber.id.desc())
+                .limit(PAGE_SIZE + 1)
+            )
+        )
+        more_before = len(rows) > PAGE_SIZE
+        rows = list(reversed(rows[:PAGE_SIZE]))
+        return Page(rows, rows[-1].id if rows else None, rows[0].id if more_before else None)
+    if after:
+        query = query.where(Subscriber.id > after)
+    rows = list(db.session.scalars(query.order_by(Subscriber.id).limit(PAGE_SIZE + 1)))
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return Page(
+        rows,
+        rows[-1].id if has_more and rows else None,
+        rows[0].id if after and rows else None,
+    )
+
+
+def newsletters_of(subscribers: list[Subscriber]) -> dict[int, list[tuple[str, str]]]:
+    """(newsletter name, status) per reader, for a page, in one query."""
+    ids = [s.id for s in subscribers]
+    rows = (
+        db.session.execute(
+            select(Subscription.subscriber_id, Newsletter.name, Subscription.status)
+            .join(Newsletter)
+            .where(Subscription.subscriber_id.in_(ids))
+            .order_by(Newsletter.name)
+        ).all()
+        if ids
+        else []
+    )
+    found: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
+    for subscriber_id, name, status in rows:
+        found[subscriber_id].append((name, status.value))
+    return found
+
+
+def by_uuid(public_id: str) -> Subscriber:
+    """A reader by their public id, or :class:`NotFound`."""
+    try:
+        key = UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("There is no such reader.") from exc
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.uuid == key))
+    if subscriber is None:
+        raise NotFound("There is no such reader (they may have been erased).")
+    return subscriber
+
+
+def history(subscriber: Subscriber) -> list[Event]:
+    """The reader's whole history, newest first, consent records included."""
+    return list(
+        db.session.scalars(
+            select(Event).where(Event.subscriber_id == subscriber.id).order_by(Event.id.desc())
+        )
+    )
+
+
+@atomic
+def unsubscribe(public_id: str, newsletter_slug: str | None, origin: Origin) -> list[str]:
+    """Take a reader off one newsletter, or all; returns the slugs they left."""
+    subscriber = by_uuid(public_id)
+    newsletter = None
+    if newsletter_slug:
+        newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == newsletter_slug))
+        if newsletter is None:
+            raise NotFound(f"There is no newsletter with the slug {newsletter_slug!r}.")
+    return [n.slug for n in preferences.leave(subscriber, newsletter, origin).removed]
+
+
+@atomic
+def resend_confirmation(public_id: str) -> bool:
+    """Mail the confirmation link again, if something awaits confirmation (throttle applies)."""
+    subscriber = by_uuid(public_id)
+    awaiting = awaiting_confirmation(subscriber)
+    if not awaiting:
+        raise InvalidInput("Nothing is waiting for this reader's confirmation.")
+    if not claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, utcnow()):
+        raise InvalidInput("A confirmation went to this reader in the last few minutes.")
+    notices.queue_confirmation(subscriber, awaiting)
+    return True
+
+
+def export_one(public_id: str) -> dict[str, Any]:
+    """Everything we hold about one reader, as JSON-ready data (a subject access request)."""
+    subscriber = by_uuid(public_id)
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    deliveries = db.session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == subscriber.id)
+    )
+    return {
+        "id": str(subscriber.uuid),
+        "email": subscriber.email,
+        "status": subscriber.status.value,
+        "created_at": when(subscriber.created_at),
+        "confirmed_at": when(subscriber.confirmed_at),
+        "subscriptions": [
+            {
+                "newsletter": s.newsletter.slug,
+                "status": s.status.value,
+                "source": s.source,
+                "requested_at": when(s.requested_at),
+                "confirmed_at": when(s.confirmed_at),
+                "unsubscribed_at": when(s.unsubscribed_at),
+                "consent_version": s.consent_version,
+            }
+            for s in subscriber.subscriptions
+        ],
+        "history": [
+            {
+                "what": e.kind.value,
+                "newsletters": e.newsletters,
+                "when": when(e.created_at),
+                "ip": e.ip,
+                "user_agent": e.user_agent,
+                "source": e.source,
+                "consent_version": e.consent_version,
+                "detail": e.detail,
+            }
+            for e in history(subscriber)
+        ],
+        "issues_delivered": deliveries,
+    }
+
+
+@atomic
+def erase(public_id: str) -> str:
+    """Forget a reader: their row, history and mail go; a hash keeps the address suppressed.
+
+    Every link they were ever sent stops working, because it names a reader
+    who no longer exists. Returns the reader's public id, for the audit log.
+    """
+    subscriber = by_uuid(public_id)
+    address, key = subscriber.email, str(subscriber.uuid)
+    suppressions.suppress_erased(address)
+    db.session.execute(delete(Event).where(Event.subscriber_id == subscriber.id))
+    db.session.execute(
+        delete(OutboxMessage).where(
+            or_(OutboxMessage.subscriber_id == subscriber.id, OutboxMessage.to_address == address)
+        )
+    )
+    db.session.delete(subscriber)
+    return key
