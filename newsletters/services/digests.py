@@ -176,11 +176,19 @@ def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False)
     period = current_period(newsletter, now) if force else due_period(newsletter, now)
     if not force and period.end <= newsletter.created_at:
         return None  # the newsletter did not exist during that period
+    if force and not _worth_forcing(newsletter, period, now):
+        return None  # nothing to send yet: leave the week's issue to its scheduled run
     digest = issue_for(newsletter, period, forced=force)
     if digest.status == DigestStatus.DRAFT:
         _render_once(newsletter, digest, now, force)
         db.session.refresh(digest)
     return digest
+
+
+def _worth_forcing(newsletter: Newsletter, period: Period, now: datetime) -> bool:
+    if newsletter.send_when_empty or _existing_issue(newsletter, period) is not None:
+        return True
+    return bool(stories_between(newsletter, period.start, min(period.end, now)))
 
 
 def _render_once(newsletter: Newsletter, digest: Digest, now: datetime, force: bool) -> None:

@@ -80,7 +80,11 @@ def start_import(
         admin_id=admin_id,
         attested=note is not None,
         consent_note=note,
-        total_rows=max(0, sum(1 for _ in csv.reader(io.StringIO(text))) - 1),
+        total_rows=sum(
+            1
+            for line, fields in enumerate(csv.reader(io.StringIO(text)))
+            if line and any(f.strip() for f in fields)
+        ),
     )
     db.session.add(job)
     return job

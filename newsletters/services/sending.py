@@ -106,7 +106,7 @@ def send_due_digests(
     for newsletter in digests.newsletters_for_sending(slug):
         digest = digests.prepare_issue(newsletter, now, force=force)
         if digest is None:
-            runs.append(IssueRun(newsletter.slug, "not due"))
+            runs.append(IssueRun(newsletter.slug, "empty" if force else "not due"))
         elif digest.status in (DigestStatus.EMPTY, DigestStatus.DRAFT):
             runs.append(IssueRun(newsletter.slug, "empty", _period(digest)))
         elif digest.status == DigestStatus.SENT:
