@@ -245,6 +245,7 @@ def live_server(settings, live_port, tmp_path, monkeypatch):
     """The app served over real HTTP by a threaded WSGI server, for the browser."""
     monkeypatch.chdir(tmp_path)
     app = create_app({**settings, "SITE_URL": f"http://127.0.0.1:{live_port}"})
+    app.test_client_class = ClosingClient
     server = make_server("127.0.0.1", live_port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

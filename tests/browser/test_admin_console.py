@@ -1,0 +1,108 @@
+"""The admin console in Chromium: sign in, create a newsletter, import a CSV, read the chart."""
+
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.support.admin import PASSWORD, create_admin
+from tests.support.reader import add_demo_newsletters, sign_up
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def console(live_server, browser):
+    add_demo_newsletters(live_server)
+    live_server.config["CONFIRMATION_EMAIL_INTERVAL"] = 0
+    create_admin(live_server, "owner@publisher.example")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    yield live_server, page
+    context.close()
+
+
+def _sign_in(app, page):
+    page.goto(app.base_url + "/admin/")
+    page.get_by_label("Email address").fill("owner@publisher.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def _screenshot(page, name):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def _serious(page):
+    return [
+        f"{v['id']}: {v['help']}"
+        for v in Axe().run(page).response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path):
+    app, page = console
+    client = app.test_client()
+    for n in range(3):
+        sign_up(client, f"reader{n}@example.com", "the-weekly")
+    _sign_in(app, page)
+
+    # The chart: three series over 90 days, described for screen readers.
+    chart = page.get_by_role("img", name="Daily activity over the last 90 days")
+    chart.wait_for()
+    assert page.locator("svg.chart polyline").count() == 3
+    assert "3 signups" in chart.get_attribute("aria-label")
+    assert _serious(page) == []
+    _screenshot(page, "admin-dashboard-desktop")
+
+    # A new newsletter.
+    page.get_by_role("link", name="Newsletters", exact=True).click()
+    page.get_by_role("link", name="New newsletter").click()
+    page.get_by_label("Name", exact=True).fill("Science Weekly")
+    page.get_by_label("Slug").fill("science-weekly")
+    page.get_by_label("Description").fill("Discoveries, explained.")
+    page.get_by_label("Send on").select_option("thu")
+    page.get_by_role("button", name="Create newsletter").click()
+    page.get_by_text("Science Weekly is ready.").wait_for()
+    assert page.get_by_role("row", name="Science Weekly").is_visible()
+
+    # An import, checked in the background, previewed, then applied.
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text(
+        "email,newsletters\nnew1@example.com,science-weekly\nbroken,science-weekly\n"
+        "new2@example.com,science-weekly;the-weekly\n"
+    )
+    page.get_by_role("link", name="Import", exact=True).click()
+    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Check the file").click()
+    page.get_by_role("heading", name="Ready to import").wait_for(timeout=20_000)
+    assert page.get_by_role("cell", name="not a valid email address").is_visible()
+    page.get_by_role("button", name="Import 2 rows").click()
+    page.get_by_role("heading", name="Imported").wait_for(timeout=20_000)
+
+    # The imported reader, and their history.
+    page.get_by_role("link", name="Subscribers", exact=True).click()
+    page.get_by_label("Address starts with").fill("new2")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="new2@example.com").click()
+    page.get_by_role("heading", name="new2@example.com").wait_for()
+    assert page.get_by_role("cell", name="imported").first.is_visible()
+    assert _serious(page) == []
+    _screenshot(page, "admin-subscriber-desktop")
+    page.set_viewport_size(PHONE)
+    _screenshot(page, "admin-subscriber-phone")
+    page.goto(app.base_url + "/admin/subscribers")
+    _screenshot(page, "admin-subscribers-phone")
+    page.set_viewport_size(DESKTOP)
+    page.goto(app.base_url + "/admin/subscribers")
+    _screenshot(page, "admin-subscribers-desktop")
+    page.goto(app.base_url + "/admin/")
+    page.set_viewport_size(PHONE)
+    _screenshot(page, "admin-dashboard-phone")
