@@ -28,7 +28,7 @@ def _line(values: list) -> str:
 def subscriber_csv(filters: Filters | None = None) -> Iterator[str]:
     """The header, then one line per reader, fetched a batch at a time by id."""
     yield _line(COLUMNS)
-    query = filtered((filters or Filters()).check())
+    query, key = filtered((filters or Filters()).check())
     after = 0
     while True:
         batch = list(
@@ -36,8 +36,8 @@ def subscriber_csv(filters: Filters | None = None) -> Iterator[str]:
                 query.with_only_columns(
                     Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.created_at
                 )
-                .where(Subscriber.id > after)
-                .order_by(Subscriber.id)
+                .where(key > after)
+                .order_by(key)
                 .limit(BATCH)
             )
         )
