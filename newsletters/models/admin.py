@@ -28,7 +28,7 @@ class AdminUser(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    # scrypt, through Werkzeug: never the password itself.
+    # Argon2id (older accounts: scrypt until their next sign-in). Never the password itself.
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[AdminRole] = mapped_column(enum_column_type(AdminRole), default=AdminRole.EDITOR)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)

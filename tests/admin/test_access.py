@@ -99,11 +99,24 @@ def test_login_attempts_are_rate_limited(app, client):
     assert codes[:10] == [400] * 10 and codes[10] == 429
 
 
-def test_passwords_are_stored_as_scrypt_hashes(app):
+def test_passwords_are_stored_as_argon2id_at_owasp_parameters(app):
     create_admin(app, "owner@publisher.example")
     with app.app_context():
         stored = db.session.scalar(select(AdminUser.password_hash))
-    assert stored.startswith("scrypt:") and PASSWORD not in stored
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PASSWORD not in stored
+
+
+def test_an_older_scrypt_hash_still_signs_in_and_is_upgraded(app, client):
+    from werkzeug.security import generate_password_hash
+
+    create_admin(app, "owner@publisher.example")
+    with app.app_context():
+        admin = db.session.scalar(select(AdminUser))
+        admin.password_hash = generate_password_hash(PASSWORD, method="scrypt")
+        db.session.commit()
+    assert sign_in(client, "owner@publisher.example").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(AdminUser.password_hash)).startswith("$argon2id$")
 
 
 def test_admin_create_prompts_for_the_password_twice(app, runner):
