@@ -71,8 +71,20 @@ DEFAULTS: dict[str, Any] = {
     # 0 means preference and unsubscribe links never expire; erasing the reader kills them.
     "LINK_TOKEN_MAX_AGE": 0,
     "EMAIL_CHECK_DELIVERABILITY": False,
+    # Refuse signups from throwaway mail services (the bundled list, plus this file's lines).
+    "BLOCK_DISPOSABLE_DOMAINS": False,
+    "DISPOSABLE_DOMAINS_FILE": "",
+    # At most this many confirmation emails to one address in 24 hours (and one per interval).
+    "CONFIRMATIONS_PER_DAY": 3,
+    # A CAPTCHA on the signup forms: "", "hcaptcha", "turnstile", or "package.module:function".
+    "CAPTCHA_PROVIDER": "",
+    "CAPTCHA_SITE_KEY": "",
+    "CAPTCHA_SECRET_KEY": "",
+    "CAPTCHA_VERIFY_URL": "",
     "CONSENT_TEXT_VERSION": "2026-11-01",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Host names this site answers to; production defaults to SITE_URL's.
+    "TRUSTED_HOSTS": [],
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.
     "PROXY_COUNT": 0,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -137,6 +149,9 @@ def _derive(app: Flask) -> None:
         config["DIGEST_JOURNAL_DIR"] = os.path.join(app.instance_path, "journal")
     if not config["DEV_MAILBOX_PATH"]:
         config["DEV_MAILBOX_PATH"] = os.path.join(app.instance_path, "mailbox")
+    if production and not config["TRUSTED_HOSTS"]:
+        # A request for another Host is refused before any view sees it.
+        config["TRUSTED_HOSTS"] = [urlsplit(config["SITE_URL"]).hostname or "localhost"]
     secure = config["SESSION_COOKIE_SECURE"]
     if secure is None:
         config["SESSION_COOKIE_SECURE"] = production

@@ -5,7 +5,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from newsletters.errors import InvalidToken, NewsletterError
 from newsletters.extensions import db
@@ -74,6 +74,11 @@ def server_error(error: Exception):
     return _answer(500, "internal_error", title, message)
 
 
+def untrusted_host(error: SecurityError):
+    """A request for a host this site does not serve (TRUSTED_HOSTS): no page, no links."""
+    return "This site does not answer to that host name.\n", 400, {"Content-Type": "text/plain"}
+
+
 def unavailable(error: Exception):
     """The database is away (after the retries inside the request): 503, nothing changed."""
     db.session.rollback()
@@ -85,6 +90,7 @@ def unavailable(error: Exception):
 def register_error_handlers(app: Flask) -> None:
     """Install every handler above."""
     app.register_error_handler(DBAPIError, unavailable)
+    app.register_error_handler(SecurityError, untrusted_host)
     app.register_error_handler(InvalidToken, invalid_link)
     app.register_error_handler(NewsletterError, domain_error)
     app.register_error_handler(CSRFError, csrf_error)

@@ -1,11 +1,15 @@
-"""Request ids: every request gets one, every log line carries it, every error page shows it.
+"""Request ids, and logs that are safe to keep.
 
-A reader who quotes the id from an error page leads support straight to the
-log lines of their request.
+Every request gets an id, every log line carries it, and every error page shows
+it: a reader who quotes it leads support to their request's log lines. Every
+log line, from this app, Werkzeug, gunicorn or SQLAlchemy's error messages, is
+redacted as it is made: link tokens are cut out of URLs and email addresses are
+masked (r***@example.com).
 """
 
 import logging
 import re
+import traceback
 import uuid
 
 from flask import Flask, g, has_request_context, request
@@ -21,8 +25,29 @@ def request_id() -> str:
     return "-"
 
 
+TOKEN_IN_PATH = re.compile(r"(/(?:confirm|preferences|unsubscribe)/)[A-Za-z0-9_.\-]{16,}")
+EMAIL = re.compile(r"([\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]*@([\w-]+(?:\.[\w-]+)+)")
+
+
+def redact(text: str) -> str:
+    """The text with link tokens removed and email addresses masked."""
+    return EMAIL.sub(r"\1***@\2", TOKEN_IN_PATH.sub(r"\1[token]", text))
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string is logging's problem, not ours
+        return
+    record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
+        record.exc_info = None
+
+
 def install_log_record_factory() -> None:
-    """Give every log record, from any logger and to any handler, a ``request_id``."""
+    """Give every log record, from any logger and to any handler, a ``request_id``,
+    and redact it before any handler can see it."""
     current = logging.getLogRecordFactory()
     if getattr(current, "adds_request_id", False):
         return
@@ -30,6 +55,7 @@ def install_log_record_factory() -> None:
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = current(*args, **kwargs)
         record.request_id = request_id()
+        _redact_record(record)
         return record
 
     factory.adds_request_id = True  # type: ignore[attr-defined]

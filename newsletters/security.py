@@ -4,11 +4,16 @@ Only the embeddable signup box may be framed, and only by the origins in
 ``EMBED_ALLOWED_ORIGINS``.
 """
 
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, g
 from flask_cors import CORS
 
+from newsletters.services import captcha
+
 POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'{captcha}; style-src 'self'{captcha}; "
+    "img-src 'self' data:; frame-src 'self'{captcha}; connect-src 'self'{captcha}; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
 
@@ -21,6 +26,15 @@ def allow_framing() -> None:
 def frame_ancestors() -> str:
     """Who may frame the embed box: this site and the configured origins."""
     return " ".join(["'self'", *current_app.config["EMBED_ALLOWED_ORIGINS"]])
+
+
+def _captcha_origin() -> str:
+    """The CAPTCHA provider's origin, which must be allowed to run its widget."""
+    builtin = captcha.provider()
+    if builtin is None:
+        return ""
+    parts = urlsplit(builtin.script)
+    return f" {parts.scheme}://{parts.netloc}"
 
 
 def init_app(app: Flask) -> None:
@@ -43,7 +57,9 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         embeddable = g.get("embeddable", False)
         ancestors = frame_ancestors() if embeddable else "'self'"
-        headers.setdefault("Content-Security-Policy", POLICY.format(ancestors=ancestors))
+        headers.setdefault(
+            "Content-Security-Policy", POLICY.format(ancestors=ancestors, captcha=_captcha_origin())
+        )
         if not embeddable:
             # X-Frame-Options cannot name several origins; CSP frame-ancestors does.
             headers.setdefault("X-Frame-Options", "SAMEORIGIN")

@@ -24,7 +24,7 @@ from newsletters.http import json_error, private_page, request_origin, wants_jso
 from newsletters.limits import limit_per_address, limit_per_ip
 from newsletters.public import failures, forms, pages, support
 from newsletters.security import allow_framing
-from newsletters.services import health, idempotency, links, preferences, subscriptions
+from newsletters.services import captcha, health, idempotency, links, preferences, subscriptions
 from newsletters.services.newsletters import signup_cards
 from newsletters.services.tokens import Purpose
 
@@ -72,6 +72,7 @@ def subscribe():
     if submission.source == "embed":
         allow_framing()
     try:
+        captcha.check(request.form, request.remote_addr)
         status, body = idempotency.apply_once(
             _idempotency_key(),
             "subscribe",

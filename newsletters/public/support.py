@@ -6,6 +6,8 @@ from urllib.parse import quote
 from flask import current_app, request
 from markupsafe import Markup, escape
 
+from newsletters.services import captcha
+
 SAVE_FAILED_MESSAGE = (
     "It looks like something went wrong. We're having trouble saving your preferences. "
     "Try refreshing this page and updating them one more time. If you continue to get this "
@@ -50,4 +52,5 @@ def init_app(app) -> None:
         save_failed_html=save_failed_html,
         support_mailto=support_mailto,
         mailto_intro=MAILTO_INTRO,
+        captcha_provider=captcha.provider,
     )

@@ -116,6 +116,8 @@ def has_control_characters(text: str) -> bool:
 
 def check_subject_template(template: str) -> None:
     """Refuse a subject template with fields other than {name}, {date} and {site}."""
+    if has_control_characters(template):
+        raise InvalidInput("A subject is one line of text.", field="subject")
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError as exc:

@@ -25,7 +25,7 @@ from newsletters.models import (
 )
 from newsletters.services import notices, preferences, suppressions
 from newsletters.services.history import Origin
-from newsletters.services.subscriptions import awaiting_confirmation, claim_mail_slot
+from newsletters.services.subscriptions import awaiting_confirmation, claim_confirmation_mail
 from newsletters.services.transactions import atomic
 
 PAGE_SIZE = 50
@@ -177,8 +177,10 @@ def resend_confirmation(public_id: str) -> bool:
     awaiting = awaiting_confirmation(subscriber)
     if not awaiting:
         raise InvalidInput("Nothing is waiting for this reader's confirmation.")
-    if not claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, utcnow()):
-        raise InvalidInput("A confirmation went to this reader in the last few minutes.")
+    if not claim_confirmation_mail(subscriber, utcnow()):
+        raise InvalidInput(
+            "A confirmation went to this reader in the last few minutes, or several today."
+        )
     notices.queue_confirmation(subscriber, awaiting)
     return True
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from newsletters.errors import InvalidToken
 from newsletters.extensions import db
 from newsletters.models import (
     EventKind,
     Newsletter,
+    OutboxMessage,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -26,7 +27,7 @@ from newsletters.models import (
     utcnow,
 )
 from newsletters.services import notices, suppressions
-from newsletters.services.addresses import normalize_email
+from newsletters.services.addresses import check_not_disposable, normalize_email
 from newsletters.services.history import Origin, record_event
 from newsletters.services.newsletters import newsletters_for_signup
 from newsletters.services.tokens import Purpose, read_token
@@ -64,6 +65,7 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     other, so a person still sees their typo, but then stores and sends nothing.
     """
     address = normalize_email(email)
+    check_not_disposable(address)
     chosen = newsletters_for_signup(slugs)
     if automated:
         log.info("ignored an automated-looking signup from %s", origin.ip)
@@ -77,7 +79,7 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     _request(subscriber, chosen, origin, now, consent_version)
     record_event(subscriber, EventKind.SIGNUP_REQUESTED, chosen, origin, consent_version)
     awaiting = awaiting_confirmation(subscriber, now)
-    if not claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now):
+    if not claim_confirmation_mail(subscriber, now):
         return
     if awaiting:
         notices.queue_confirmation(subscriber, awaiting)
@@ -126,7 +128,7 @@ def import_subscription(
         subscriber, EventKind.IMPORTED, wanted, origin, version, detail={"attested": False}
     )
     awaiting = awaiting_confirmation(subscriber, now)
-    if awaiting and claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now):
+    if awaiting and claim_confirmation_mail(subscriber, now):
         notices.queue_confirmation(subscriber, awaiting)
     return bool(wanted)
 
@@ -195,6 +197,29 @@ def _pending_since(subscriber: Subscriber, cutoff: datetime) -> list[Subscriptio
         ),
         key=lambda s: s.newsletter.name,
     )
+
+
+CONFIRMATION_KINDS = ("confirmation", "already_subscribed")
+
+
+def claim_confirmation_mail(subscriber: Subscriber, now: datetime) -> bool:
+    """The rule against mail bombing: may this reader get a confirmation email now?
+
+    At most one per ``CONFIRMATION_EMAIL_INTERVAL`` and ``CONFIRMATIONS_PER_DAY``
+    in any 24 hours, however many signups arrive for the address.
+    """
+    sent_today = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.subscriber_id == subscriber.id,
+            OutboxMessage.kind.in_(CONFIRMATION_KINDS),
+            OutboxMessage.created_at > now - timedelta(days=1),
+        )
+    )
+    if sent_today >= current_app.config["CONFIRMATIONS_PER_DAY"]:
+        return False
+    return claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now)
 
 
 def claim_mail_slot(subscriber: Subscriber, column, now: datetime) -> bool:
