@@ -2,6 +2,8 @@
 
 from flask import current_app
 
+from newsletters.services.newsletters import all_newsletters
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -157,6 +159,10 @@ def document() -> dict:
 def _schemas() -> dict:
     text = {"type": "string"}
     url = {"type": "string", "format": "uri", "maxLength": 2048}
+    newsletters = [n for n in all_newsletters() if not n.is_archived]
+    # This deployment's newsletters, so clients (and code generators) know the valid slugs.
+    public_slug = {"type": "string", "enum": [n.slug for n in newsletters if n.is_public] or [""]}
+    any_slug = {"type": "string", "enum": [n.slug for n in newsletters] or [""]}
     return {
         "Error": {
             "type": "object",
@@ -174,7 +180,7 @@ def _schemas() -> dict:
             "required": ["email", "newsletters"],
             "properties": {
                 "email": {"type": "string", "format": "email", "maxLength": 254},
-                "newsletters": {"type": "array", "minItems": 1, "items": text},
+                "newsletters": {"type": "array", "minItems": 1, "items": public_slug},
             },
         },
         "Accepted": {
@@ -191,8 +197,8 @@ def _schemas() -> dict:
             "type": "object",
             "required": ["newsletter", "title", "url"],
             "properties": {
-                "newsletter": text,
-                "title": {"type": "string", "maxLength": 300},
+                "newsletter": any_slug,
+                "title": {"type": "string", "minLength": 1, "maxLength": 300},
                 "url": url,
                 "summary": {"type": "string", "maxLength": 5000},
                 "published_at": {"type": "string", "format": "date-time"},
