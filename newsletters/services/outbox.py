@@ -16,7 +16,7 @@ from datetime import timedelta
 from email.utils import make_msgid
 
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 
 from newsletters.config import site_domain
 from newsletters.extensions import db
@@ -101,7 +101,9 @@ def forget_enqueued() -> None:
 
 def send_committed() -> None:
     """Send what the transaction just committed: after the response in a request, else now."""
-    ids = [message.id for message in db.session.info.pop(ENQUEUED_KEY, [])]
+    # The identity map already knows each id: reading ``message.id`` after the commit
+    # expired it would cost a query, one that can fail after the work is safely saved.
+    ids = [inspect(message).identity[0] for message in db.session.info.pop(ENQUEUED_KEY, [])]
     if not ids:
         return
     if has_request_context():

@@ -97,12 +97,20 @@ def atomic(fn: Callable[P, R]) -> Callable[P, R]:
             except BaseException:
                 _abandon()
                 raise
-            for hook in _after_commit:
-                hook()
+            _run_after_commit()
             return result
         raise AssertionError("unreachable")
 
     return wrapper
+
+
+def _run_after_commit() -> None:
+    """The work is saved: a hook that fails now is logged, never reported as a failed save."""
+    for hook in _after_commit:
+        try:
+            hook()
+        except Exception:
+            log.exception("after-commit step %s failed; the committed work stands", hook.__name__)
 
 
 def _abandon() -> None:
