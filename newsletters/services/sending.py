@@ -22,6 +22,7 @@ from newsletters.services.deliveries import DeliveryReport
 SEND_DIGEST_TASK = "newsletters.send_digest"
 MAX_FAN_OUT = 256
 WAIT_POLL_SECONDS = 0.5
+RECOVER_EVERY_SECONDS = 2.0
 
 # progress(digest, total) returns a callable taking how many more deliveries are done.
 ProgressFactory = Callable[[Digest, int], Callable[[int], None]]
@@ -181,18 +182,23 @@ def _send_inline(
 
 
 def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> DeliveryReport:
-    """Hand the batches to workers, then follow the issue until no delivery is waiting."""
+    """Hand the batches to workers, then follow the issue until no delivery is waiting.
+
+    A worker killed mid-batch leaves its claim behind, and its task is not
+    handed to anyone else until the broker gives up on it. So while it waits,
+    the run settles abandoned claims itself (from the dead worker's journal
+    when it is on this machine) and hands the released deliveries out again.
+    """
     counts = deliveries.status_counts(digest)
-    batches = math.ceil(
-        (counts["pending"] + counts["sending"]) / current_app.config["DIGEST_BATCH_SIZE"]
-    )
-    celery = current_app.extensions["celery"]
-    for _ in range(min(max(batches, 1), MAX_FAN_OUT)):
-        celery.send_task(SEND_DIGEST_TASK, args=[digest.id])
+    _dispatch(digest, counts["pending"] + counts["sending"])
     start = previous = counts
+    next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
     while counts["pending"] + counts["sending"]:
         time.sleep(WAIT_POLL_SECONDS)
         db.session.expire_all()
+        if time.monotonic() >= next_recovery:
+            _dispatch(digest, deliveries.recover_abandoned_claims(digest))
+            next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
         counts = deliveries.status_counts(digest)
         advance(_settled(counts) - _settled(previous))
         previous = counts
@@ -200,6 +206,16 @@ def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> Deliver
     return DeliveryReport(
         **{name: counts[name] - start[name] for name in deliveries.OUTCOME_STATUS}
     )
+
+
+def _dispatch(digest: Digest, waiting: int) -> None:
+    """One task per batch waiting (each task keeps claiming until none is left)."""
+    if waiting <= 0:
+        return
+    batches = math.ceil(waiting / current_app.config["DIGEST_BATCH_SIZE"])
+    celery = current_app.extensions["celery"]
+    for _ in range(min(batches, MAX_FAN_OUT)):
+        celery.send_task(SEND_DIGEST_TASK, args=[digest.id])
 
 
 def _settled(counts: dict[str, int]) -> int:
