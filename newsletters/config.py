@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_KEY_PREFIX": "newsletters",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Redis down: each worker keeps limiting with its own memory, and tries Redis again later.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
     "EMBED_ALLOWED_ORIGINS": [],
     "SIGNUP_MIN_SECONDS": 2.0,
     # How long a page's script waits for a save before it counts as failed and retries.
