@@ -21,9 +21,10 @@ from newsletters import (
     security,
     tasks,
 )
-from newsletters.config import check_production_settings, load_config
+from newsletters.config import load_config
 from newsletters.extensions import csrf, db, limiter, login, migrate
 from newsletters.models.types import render_migration_type
+from newsletters.preflight import check_production_settings, log_warnings
 from newsletters.public import support
 from newsletters.services import admins, mailer, outbox
 
@@ -42,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_celery(app)
     register_logging(app)
     register_proxy(app)
+    log_warnings(app)
     return app
 
 

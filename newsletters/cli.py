@@ -6,9 +6,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
+from newsletters import preflight
 from newsletters.errors import InvalidInput, NewsletterError
 from newsletters.models import Cadence, utcnow
 from newsletters.services import (
@@ -17,6 +18,7 @@ from newsletters.services import (
     digests,
     exports,
     feeds,
+    health,
     imports,
     newsletters,
     outbox,
@@ -286,7 +288,21 @@ def create_api_token(name):
     click.echo(secret)
 
 
+@click.command("check")
+@with_appcontext
+def check():
+    """Check the settings and every service they name; exit 1 when something is missing."""
+    for warning in preflight.warnings(current_app.config):
+        click.echo(f"warning   {warning}")
+    checks = health.readiness()
+    for item in checks:
+        click.echo(f"{'ok' if item.ok else 'FAILED':<9} {item.name}: {item.detail}")
+    if not all(item.ok for item in checks):
+        sys.exit(1)
+
+
 def register_cli(app: Flask) -> None:
     """Add the command groups to ``flask``."""
     for group in (newsletter_cli, outbox_cli, digest_cli, feeds_cli, admin_cli, subscribers_cli):
         app.cli.add_command(group)
+    app.cli.add_command(check)

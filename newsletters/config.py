@@ -179,20 +179,3 @@ def site_domain(app: Flask) -> str:
     """
     host = urlsplit(app.config["SITE_URL"]).hostname or "localhost"
     return host if any(c.isalpha() for c in host) else "localhost"
-
-
-def check_production_settings(app: Flask) -> None:
-    """Refuse to start in production with settings that would hurt readers."""
-    if not app.config["IS_PRODUCTION"]:
-        return
-    problems = []
-    if app.config["SECRET_KEY"] in ("", INSECURE_SECRET_KEY):
-        problems.append("SECRET_KEY is unset or the insecure default")
-    if not app.config["SUPPORT_EMAIL"]:
-        problems.append("SUPPORT_EMAIL is unset; readers need an address for help")
-    if problems:
-        raise RuntimeError(
-            "Refusing to start in production: "
-            + "; ".join(problems)
-            + ". Set them in the environment or .env (or APP_ENV=development for local use)."
-        )

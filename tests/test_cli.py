@@ -51,3 +51,35 @@ def test_demo_adds_newsletters_only_to_an_empty_database(app, runner):
     assert "added none" in second.output
     with app.app_context():
         assert len(public_newsletters()) == 4
+
+
+def test_check_reports_every_service_the_settings_name(settings, smtp_server, redis_url):
+    from newsletters import create_app
+
+    settings.update(
+        smtp_server.settings(),
+        RATELIMIT_STORAGE_URI=redis_url,
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0",  # nobody listens there
+    )
+    runner = create_app(settings).test_cli_runner()
+    result = runner.invoke(args=["check"])
+    lines = result.output.splitlines()
+    assert result.exit_code == 1, result.output
+    assert any(
+        line.startswith("ok") and "database" in line and "up to date" in line for line in lines
+    ), result.output
+    assert any(line.startswith("ok") and f"{smtp_server.port} answers" in line for line in lines)
+    assert any(line.startswith("ok") and "rate limits" in line for line in lines)
+    assert any(line.startswith("FAILED") and "celery broker" in line for line in lines)
+
+    smtp_server.stop()
+    settings["CELERY_BROKER_URL"] = ""
+    result = create_app(settings).test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 1
+    assert any(line.startswith("FAILED") and "mail" in line for line in result.output.splitlines())
+
+
+def test_check_passes_on_a_set_up_development_machine(runner):
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "FAILED" not in result.output and "development mailbox" in result.output

@@ -1,40 +1,104 @@
 """Settings come from defaults, .env and the environment; production refuses unsafe ones."""
 
+import logging
+
 import pytest
 from flask import render_template_string
 
 from newsletters import create_app
 from newsletters.config import INSECURE_SECRET_KEY, database_uri
 
+SETTINGS_READ_HERE = (
+    "APP_ENV", "SECRET_KEY", "SUPPORT_EMAIL", "DATABASE_URL", "SITE_URL", "MAIL_SERVER",
+    "MAIL_DEFAULT_SENDER", "POSTAL_ADDRESS", "DKIM_PRIVATE_KEY", "DKIM_SELECTOR", "DKIM_DOMAIN",
+    "RATELIMIT_STORAGE_URI",
+)  # fmt: skip
+
+PRODUCTION = {
+    "SECRET_KEY": "k" * 40,
+    "SUPPORT_EMAIL": "help@news.example.com",
+    "SITE_URL": "https://news.example.com",
+    "MAIL_SERVER": "smtp.news.example.com",
+    "POSTAL_ADDRESS": "1 Press Row, Springfield",
+}
+
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    for name in ("APP_ENV", "SECRET_KEY", "SUPPORT_EMAIL", "DATABASE_URL", "SITE_URL"):
+    for name in SETTINGS_READ_HERE:
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
 
-def test_production_refuses_the_default_secret_key(clean_env, monkeypatch):
-    monkeypatch.setenv("SUPPORT_EMAIL", "help@example.com")
-    with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app()
-
-
-def test_production_refuses_a_missing_support_address(clean_env, monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
-    with pytest.raises(RuntimeError, match="SUPPORT_EMAIL"):
-        create_app()
-
-
-def test_production_starts_with_its_settings_from_the_environment(clean_env, monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
-    monkeypatch.setenv("SUPPORT_EMAIL", "help@example.com")
+@pytest.fixture
+def production_env(clean_env, monkeypatch):
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{clean_env / 'prod.db'}")
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("SECRET_KEY", None, "SECRET_KEY is unset or the insecure default"),
+        ("SECRET_KEY", INSECURE_SECRET_KEY, "SECRET_KEY is unset or the insecure default"),
+        ("SECRET_KEY", "short-but-not-default", "SECRET_KEY is shorter than 32 characters"),
+        ("SUPPORT_EMAIL", None, "SUPPORT_EMAIL is unset"),
+        ("SITE_URL", "http://news.example.com", "SITE_URL is not https://"),
+        ("SITE_URL", None, "SITE_URL is not https://"),
+        ("MAIL_SERVER", None, "MAIL_SERVER is unset"),
+        ("POSTAL_ADDRESS", None, "POSTAL_ADDRESS is unset"),
+    ],
+)
+def test_production_refuses_to_start_without_what_readers_depend_on(
+    production_env, name, value, reason
+):
+    if value is None:
+        production_env.delenv(name)
+    else:
+        production_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match="Refusing to start in production") as refused:
+        create_app()
+    assert reason in str(refused.value)
+
+
+def test_production_starts_with_its_settings_from_the_environment(production_env):
     app = create_app()
     assert app.config["IS_PRODUCTION"]
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["TRUSTED_HOSTS"] == ["news.example.com"]
     assert "dev" not in app.blueprints  # no development mailbox in production
+
+
+def test_production_warns_about_settings_that_cost_deliverability(production_env, caplog):
+    production_env.setenv("MAIL_DEFAULT_SENDER", "The Ledger <news@ledger.example.com>")
+    production_env.setenv("DKIM_SELECTOR", "s1")
+    production_env.setenv("DKIM_PRIVATE_KEY", "/etc/newsletters/dkim.pem")
+    production_env.setenv("DKIM_DOMAIN", "mailer.example.net")
+    with caplog.at_level(logging.WARNING, logger="newsletters"):
+        create_app()
+    warned = " ".join(caplog.messages)
+    assert "DKIM_DOMAIN mailer.example.net is not aligned" in warned
+    assert "ledger.example.com" in warned
+    assert "rate limits are counted in each process's memory" in warned
+    assert "the database is SQLite" in warned
+
+    caplog.clear()
+    production_env.setenv("DKIM_DOMAIN", "example.com")  # a parent domain aligns (relaxed)
+    production_env.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    with caplog.at_level(logging.WARNING, logger="newsletters"):
+        create_app()
+    assert "DKIM" not in " ".join(caplog.messages)
+    assert "rate limits" not in " ".join(caplog.messages)
+
+
+def test_mail_without_dkim_is_a_warning_naming_the_domain_to_sign(production_env, caplog):
+    production_env.setenv("MAIL_DEFAULT_SENDER", "news@ledger.example.com")
+    with caplog.at_level(logging.WARNING, logger="newsletters"):
+        create_app()
+    assert "make sure MAIL_SERVER signs it with a key for ledger.example.com" in caplog.text
 
 
 def test_settings_are_read_from_dot_env_and_the_environment_wins(clean_env, monkeypatch):

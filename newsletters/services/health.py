@@ -1,7 +1,12 @@
-"""Is the service able to work?"""
+"""Is the service able to work? The database for ``/healthz``; everything for ``flask check``."""
 
 import logging
+import smtplib
+from dataclasses import dataclass
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,3 +26,74 @@ def database_ok() -> bool:
     finally:
         db.session.close()
     return True
+
+
+@dataclass
+class Check:
+    """One thing the service needs, and whether it has it."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def _schema() -> Check:
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        return Check("database", False, f"does not answer: {reason}")
+    migrate = current_app.extensions["migrate"]
+    scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
+    heads = set(scripts.get_heads())
+    if current != heads:
+        return Check("database", False, "the schema is not up to date: run `flask db upgrade`")
+    return Check("database", True, f"{db.engine.dialect.name}, schema up to date")
+
+
+def _smtp() -> Check:
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        return Check("mail", True, "development mailbox (MAIL_SERVER is unset)")
+    settings = current_app.extensions["mail"]
+    smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
+    where = f"{settings.server}:{settings.port}"
+    try:
+        with smtp_class(settings.server, settings.port, timeout=10) as connection:
+            if settings.use_tls:
+                connection.starttls()
+            if settings.username and settings.password:
+                connection.login(settings.username, settings.password)
+            connection.noop()
+    except (smtplib.SMTPException, OSError) as exc:
+        return Check("mail", False, f"{where} refused: {exc!r}")
+    login = " and accepts our login" if settings.username and settings.password else ""
+    return Check("mail", True, f"{where} answers{login}")
+
+
+def _redis(name: str, url: str) -> Check:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        return Check(name, False, f"{url.split('@')[-1]} does not answer: {exc}")
+    return Check(name, True, f"{url.split('@')[-1]} answers")
+
+
+def readiness() -> list[Check]:
+    """Every dependency the settings name: the database and its schema, SMTP, Redis."""
+    config = current_app.config
+    checks = [_schema(), _smtp()]
+    storage = config["RATELIMIT_STORAGE_URI"]
+    if storage.startswith(("redis://", "rediss://")):
+        checks.append(_redis("rate limits", storage))
+    else:
+        checks.append(Check("rate limits", True, f"{storage} (counted in each process)"))
+    broker = config["CELERY_BROKER_URL"]
+    if broker.startswith(("redis://", "rediss://")):
+        checks.append(_redis("celery broker", broker))
+    return checks

@@ -152,14 +152,17 @@ def test_links_in_mail_come_from_site_url_never_from_the_host_header(app, mailbo
 
 
 @pytest.fixture
-def production(database_url, tmp_path, monkeypatch):
+def production(database_url, tmp_path, monkeypatch, smtp_server):
     monkeypatch.chdir(tmp_path)
     app = create_app(
         {
             "APP_ENV": "production",
-            "SECRET_KEY": "a-real-production-secret-key",
+            "SECRET_KEY": "a-real-production-secret-key-of-40-chars",
             "SUPPORT_EMAIL": "help@news.example.com",
             "SITE_URL": "https://news.example.com",
+            "POSTAL_ADDRESS": "1 Press Row, Springfield",
+            "MAIL_SERVER": smtp_server.host,
+            "MAIL_PORT": smtp_server.port,
             "DATABASE_URL": database_url,
             "DEV_MAILBOX_PATH": str(tmp_path / "mail"),
             "RATELIMIT_STORAGE_URI": "memory://",
