@@ -95,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": 24 * 3600,
+    # Token pages send no Referer (Referrer-Policy: no-referrer keeps tokens out of other
+    # sites' logs), so Flask-WTF's HTTPS-only Referer check would refuse every real reader.
+    # The session-bound token and SameSite=Lax cookies carry the CSRF defence.
+    "WTF_CSRF_SSL_STRICT": False,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # How long a request waits for a busy SQLite file before the write is retried.
     "SQLITE_BUSY_TIMEOUT_MS": 5000,

@@ -88,21 +88,6 @@ def migrate(database_url: str, workdir: Path) -> None:
         db.engine.dispose()
 
 
-def cli_env(settings: dict) -> dict[str, str]:
-    """The environment that makes a ``flask`` or ``celery`` process use these settings."""
-    env = {key: value for key, value in os.environ.items() if key not in settings}
-    for key, value in settings.items():
-        if isinstance(value, bool):
-            env[key] = "true" if value else "false"
-        elif isinstance(value, list | tuple):
-            env[key] = ",".join(value)
-        elif value is not None:
-            env[key] = str(value)
-    env["FLASK_APP"] = "app"
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file, copied for each test."""

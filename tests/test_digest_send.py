@@ -13,8 +13,9 @@ from sqlalchemy import event, func, select
 
 from newsletters.extensions import db
 from newsletters.models import Delivery, DeliveryStatus, Digest, DigestStatus
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT
 from tests.support.readers import add_readers
+from tests.support.stack import environment as cli_env
 
 
 @pytest.fixture

@@ -22,11 +22,12 @@ from newsletters import create_app
 from newsletters.config import database_uri
 from newsletters.extensions import db, limiter
 from newsletters.models import Delivery, DeliveryStatus, OutboxMessage, Subscriber
-from tests.conftest import ROOT, ClosingClient, cli_env
+from tests.conftest import ROOT, ClosingClient
 from tests.support.mail import SMTPRecorder
 from tests.support.proxy import Proxy
 from tests.support.reader import add_demo_newsletters, csrf_token_in
 from tests.support.readers import add_readers
+from tests.support.stack import environment as cli_env
 
 THANKS = "Thank you for submitting your email!"
 SAVE_FAILED = "It looks like something went wrong"
