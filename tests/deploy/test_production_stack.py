@@ -122,6 +122,21 @@ def test_a_reader_goes_all_the_way_through_the_production_stack(stack, smtp_serv
     for cookie in reader.set_cookie_headers:
         assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax")), cookie
 
+    # The welcome email's preferences link: the reader's choices save over HTTPS too.
+    welcome = _wait_for_mail(smtp_server, email, "Welcome")
+    preferences = link_in(welcome, "/preferences/")
+    status, _, page = reader.request("GET", preferences)
+    assert status == 200 and 'value="the-weekly"' in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)[1]
+    status, _, page = reader.request(
+        "POST", preferences,
+        form={"csrf_token": _form_token(page), "idempotency_key": key,
+              "newsletters": "the-weekly", "action": "save"},
+    )  # fmt: skip
+    assert status == 303, page  # saved, then back to the page (which says so)
+    status, _, page = reader.request("GET", preferences)
+    assert status == 200 and "saved" in page.lower()
+
     # ProxyFix took the reader's address from nginx's header: not nginx's, not the forgery.
     engine = create_engine(database_url)
     with engine.connect() as connection:
