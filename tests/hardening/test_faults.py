@@ -214,6 +214,40 @@ def test_redis_down_signup_goes_on_and_each_worker_keeps_limiting_alone(redis_be
     store.close()
 
 
+FAIL_CLOSED = """
+import json
+from newsletters import create_app
+from tests.hardening.test_faults import Signups
+
+app = create_app()  # a fresh process: the limiter reads these settings afresh
+response = Signups(app).post("closed@example.com")
+body = response.get_data(as_text=True)
+told = all(s in body for s in ("It looks like something went wrong", "help@newsletters.test"))
+print(json.dumps([response.status_code, told]))
+"""
+
+
+def test_redis_down_with_limits_set_to_fail_closed_refuses_signup_and_says_so(settings):
+    from tests.support.mail import free_port
+
+    settings.update(
+        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",  # nobody listens there
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False,
+        RATELIMIT_SWALLOW_ERRORS=False,
+        PROPAGATE_EXCEPTIONS=False,
+    )
+    app = create_app(settings)
+    add_demo_newsletters(app)
+    ran = subprocess.run(
+        [sys.executable, "-c", FAIL_CLOSED],
+        cwd=ROOT, env=cli_env(settings), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.splitlines()[-1]) == [500, True]
+    readers, _ = _stored(app)
+    assert not readers
+
+
 # --- The SMTP server down for the length of an issue ---------------------------------------
 
 
