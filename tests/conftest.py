@@ -157,16 +157,34 @@ def restricted_role(settings, database_url):
     drop_app_role(database_url)
 
 
-@pytest.fixture
-def app(settings, tmp_path, monkeypatch):
-    """The application, on a fresh database, away from any ``.env`` in the checkout."""
-    monkeypatch.chdir(tmp_path)
-    app = create_app(settings)
-    app.test_client_class = ClosingClient
-    yield app
+def close_app(app) -> None:
+    """Close every database connection ``app`` holds (left open, they leak into later tests)."""
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    """Builds apps from settings, away from any ``.env`` in the checkout; closed afterwards."""
+    monkeypatch.chdir(tmp_path)
+    made = []
+
+    def make(settings: dict):
+        app = create_app(settings)
+        app.test_client_class = ClosingClient
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        close_app(app)
+
+
+@pytest.fixture
+def app(settings, make_app):
+    """The application, on a fresh database."""
+    return make_app(settings)
 
 
 @pytest.fixture
@@ -239,9 +257,7 @@ def live_server(settings, live_port, tmp_path, monkeypatch):
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture(scope="session")

@@ -53,15 +53,13 @@ def test_demo_adds_newsletters_only_to_an_empty_database(app, runner):
         assert len(public_newsletters()) == 4
 
 
-def test_check_reports_every_service_the_settings_name(settings, smtp_server, redis_url):
-    from newsletters import create_app
-
+def test_check_reports_every_service_the_settings_name(settings, make_app, smtp_server, redis_url):
     settings.update(
         smtp_server.settings(),
         RATELIMIT_STORAGE_URI=redis_url,
         CELERY_BROKER_URL="redis://127.0.0.1:1/0",  # nobody listens there
     )
-    runner = create_app(settings).test_cli_runner()
+    runner = make_app(settings).test_cli_runner()
     result = runner.invoke(args=["check"])
     lines = result.output.splitlines()
     assert result.exit_code == 1, result.output
@@ -74,7 +72,7 @@ def test_check_reports_every_service_the_settings_name(settings, smtp_server, re
 
     smtp_server.stop()
     settings["CELERY_BROKER_URL"] = ""
-    result = create_app(settings).test_cli_runner().invoke(args=["check"])
+    result = make_app(settings).test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1
     assert any(line.startswith("FAILED") and "mail" in line for line in result.output.splitlines())
 

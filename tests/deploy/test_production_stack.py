@@ -199,8 +199,10 @@ def test_production_limits_hosts_and_plain_http(stack):
     import http.client
 
     connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
-    connection.request("GET", "/preferences", headers={"Host": SERVER_NAME})
-    response = connection.getresponse()
+    try:
+        connection.request("GET", "/preferences", headers={"Host": SERVER_NAME})
+        response = connection.getresponse()
+    finally:
+        connection.close()
     assert response.status == 301
     assert response.headers["Location"] == f"https://{SERVER_NAME}/preferences"
-    connection.close()

@@ -18,11 +18,10 @@ import pytest
 import redis
 from sqlalchemy import make_url, select
 
-from newsletters import create_app
 from newsletters.config import database_uri
 from newsletters.extensions import db, limiter
 from newsletters.models import Delivery, DeliveryStatus, OutboxMessage, Subscriber
-from tests.conftest import ROOT, ClosingClient
+from tests.conftest import ROOT
 from tests.support.mail import SMTPRecorder
 from tests.support.proxy import Proxy
 from tests.support.reader import add_demo_newsletters, csrf_token_in
@@ -85,19 +84,14 @@ def _assert_accepted_stored_once(app, answers: dict[str, int], *, refused_may_be
 
 
 @pytest.fixture
-def pg_behind_proxy(settings, database_url, tmp_path, monkeypatch):
+def pg_behind_proxy(settings, database_url, make_app):
     url = make_url(database_uri(database_url))
     proxy = Proxy(url.host, url.port or 5432)
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    monkeypatch.chdir(tmp_path)
-    app = create_app({**settings, "DATABASE_URL": proxied, "RATELIMIT_ENABLED": False})
-    app.test_client_class = ClosingClient
+    app = make_app({**settings, "DATABASE_URL": proxied, "RATELIMIT_ENABLED": False})
     add_demo_newsletters(app)
     yield app, proxy
     proxy.close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -162,11 +156,10 @@ def test_postgresql_restarting_during_a_stream_of_signups(pg_behind_proxy):
 
 
 @pytest.fixture
-def redis_behind_proxy(settings, redis_url, tmp_path, monkeypatch):
+def redis_behind_proxy(settings, redis_url, make_app):
     url = make_url(redis_url)
     proxy = Proxy(url.host or "127.0.0.1", url.port or 6379)
-    monkeypatch.chdir(tmp_path)
-    app = create_app(
+    app = make_app(
         {
             **settings,
             "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{proxy.port}/{url.database or 0}",
@@ -174,14 +167,10 @@ def redis_behind_proxy(settings, redis_url, tmp_path, monkeypatch):
             "SIGNUP_ADDRESS_RATE_LIMIT": "100 per minute",
         }
     )
-    app.test_client_class = ClosingClient
     add_demo_newsletters(app)
     yield app, proxy
     proxy.close()
     limiter._storage_dead = False  # the limiter is shared: leave it as the next app expects
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_redis_down_signup_goes_on_and_each_worker_keeps_limiting_alone(redis_behind_proxy):
@@ -227,7 +216,7 @@ print(json.dumps([response.status_code, told]))
 """
 
 
-def test_redis_down_with_limits_set_to_fail_closed_refuses_signup_and_says_so(settings):
+def test_redis_down_with_limits_set_to_fail_closed_refuses_signup_and_says_so(settings, make_app):
     from tests.support.mail import free_port
 
     settings.update(
@@ -236,7 +225,7 @@ def test_redis_down_with_limits_set_to_fail_closed_refuses_signup_and_says_so(se
         RATELIMIT_SWALLOW_ERRORS=False,
         PROPAGATE_EXCEPTIONS=False,
     )
-    app = create_app(settings)
+    app = make_app(settings)
     add_demo_newsletters(app)
     ran = subprocess.run(
         [sys.executable, "-c", FAIL_CLOSED],

@@ -52,14 +52,15 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: flo
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
             raise RuntimeError(f"{what} exited with {process.returncode}:\n{output}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", "/healthz", headers={"Host": SERVER_NAME})
             connection.getresponse().read()
-            connection.close()
             return
         except OSError:
             time.sleep(0.1)
+        finally:
+            connection.close()
     raise RuntimeError(f"{what} did not answer on port {port} within {seconds:.0f}s")
 
 
@@ -178,12 +179,14 @@ class Browser:
         if form is not None:
             body = urlencode(form, doseq=True)
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-        connection.request(method, path, body=body, headers=sent)
-        response = connection.getresponse()
-        text = response.read().decode("utf-8", "replace")
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
         for header in response.headers.get_all("Set-Cookie") or []:
             self.set_cookie_headers.append(header)
             for name, morsel in SimpleCookie(header).items():
                 self.cookies[name] = morsel.value
-        connection.close()
         return response.status, response.headers, text
