@@ -29,6 +29,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Measurements, not tests: on PostgreSQL and Redis (started or installed here, as
+# .ci/run does), each script prints its table and rewrites its part of bench/results.md.
+bench: $(STAMP)
+	bash -c '. .ci/services.sh && ensure_postgres && ensure_redis && ensure_wrk'
+	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/signup.py
+	$(BIN)/python bench/load.py
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -64,14 +64,16 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: flo
     raise RuntimeError(f"{what} did not answer on port {port} within {seconds:.0f}s")
 
 
-def start_gunicorn(settings: dict, port: int, workers: int = 2, log=None) -> subprocess.Popen:
-    """gunicorn with the shipped settings file, listening on 127.0.0.1:<port>."""
+def start_gunicorn(
+    settings: dict, port: int, workers: int = 2, log=None, target: str = "app:app"
+) -> subprocess.Popen:
+    """gunicorn with the shipped settings file, serving ``target`` on 127.0.0.1:<port>."""
     env = environment(settings)
     env.update(
         GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), GUNICORN_ACCESS_LOG=""
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:app"],
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target],
         cwd=ROOT, env=env, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     _wait_for_port(port, process, "gunicorn")

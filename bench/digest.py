@@ -1,0 +1,299 @@
+"""Digest sending against its limit: raw SMTP to the same sink, Celery, and memory.
+
+    .venv/bin/python bench/digest.py [--readers 20000] [--connections 2]
+
+Every figure is a ratio against a baseline measured in the same run:
+
+- ``flask digest send`` to ``--readers`` readers on PostgreSQL and on SQLite, against
+  plain ``smtplib`` sending as many pre-built messages of the same size to the same
+  sink over the same number of connections;
+- ``--executor celery`` with two workers, against the inline PostgreSQL run;
+- peak RSS of ``flask digest send`` at ``--small`` and ``--large`` readers.
+
+The sink is ``bench/sink.py`` in a process of its own; after every run it is
+asked how many messages arrived and whether any reader got two.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+
+from bench.report import machine, table, write_section  # noqa: E402
+from bench.setup import REDIS_URL, drop_database, forget_keys, make_database  # noqa: E402
+from newsletters import create_app  # noqa: E402
+from newsletters.extensions import db  # noqa: E402
+from tests.support.mail import free_port  # noqa: E402
+from tests.support.readers import add_newsletter, add_readers, add_stories  # noqa: E402
+from tests.support.stack import environment, start_celery_worker, stop  # noqa: E402
+
+
+@dataclass
+class Sent:
+    """One measured run."""
+
+    label: str
+    messages: int
+    seconds: float
+    peak_rss_mb: float = 0.0
+    repeated: int = 0
+    bytes_each: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+@contextmanager
+def sink():
+    """bench/sink.py on a free port; yields (port, report) where report() stops it."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        report_path = Path(directory) / "sink.json"
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "sink.py"), str(port), str(report_path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout.readline().strip() == "ready"
+
+        def report() -> dict:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            return json.loads(report_path.read_text())
+
+        try:
+            yield port, report
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def settings_for(database_url: str, port: int, workdir: Path) -> dict:
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "SITE_URL": "https://news.test",
+        "SUPPORT_EMAIL": "help@news.test",
+        "POSTAL_ADDRESS": "1 Press Row, Springfield",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
+        "DATABASE_URL": database_url,
+        "DIGEST_JOURNAL_DIR": str(workdir / "journal"),
+        "CELERY_QUEUE": f"newsletters-bench-{secrets.token_hex(4)}",
+    }
+
+
+def prepare(settings: dict, readers: int) -> None:
+    """A migrated database with one due newsletter, its stories, and ``readers`` readers."""
+    app = create_app(settings)
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    newsletter_id = add_newsletter(app)
+    add_stories(app, newsletter_id, 8)
+    add_readers(app, newsletter_id, readers)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def digest_send(settings: dict, label: str, *options: str) -> Sent:
+    """Run ``flask digest send`` as cron does; time it, and take its peak RSS from the kernel."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "digest", "send", *options],
+        cwd=ROOT,
+        env=environment(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{label}: digest send failed:\n{output}")
+    sent = int(output.split("sent ", 2)[2].split(",")[0])  # "...: sent; sent 20000, ..."
+    return Sent(label, sent, seconds, peak_rss_mb=usage.ru_maxrss / 1024)
+
+
+def raw_smtp(port: int, count: int, size: int, connections: int) -> Sent:
+    """The ceiling: plain smtplib sending pre-built messages of ``size`` bytes to the sink."""
+    message = EmailMessage()
+    message["From"] = "The Daily Ledger <newsletters@news.test>"
+    message["Subject"] = "The Weekly: the raw baseline"
+    message.set_content("A line of the issue, about as long as a digest's lines are.\n" * 4)
+    filler = size - len(message.as_bytes())
+    message.set_content(("x" * 76 + "\n") * max(0, filler // 77))
+    body = message.as_bytes()
+    shares = [
+        count // connections + (1 if n < count % connections else 0) for n in range(connections)
+    ]
+
+    def send(share: int, offset: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            for n in range(offset, offset + share):
+                client.sendmail("newsletters@news.test", [f"raw{n}@example.com"], body)
+
+    threads = [
+        threading.Thread(target=send, args=(share, sum(shares[:n])))
+        for n, share in enumerate(shares)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Sent("raw smtplib", count, time.perf_counter() - started, bytes_each=len(body))
+
+
+def checked(run: Sent, report: dict, expected: int) -> Sent:
+    """The run, with what the sink saw; stops the bench if a reader was missed or sent twice."""
+    run.repeated = report["repeated"]
+    run.bytes_each = report["bytes"] // max(1, report["messages"])
+    if report["messages"] != expected or report["recipients"] != expected:
+        raise SystemExit(f"{run.label}: the sink got {report}, expected {expected} readers once")
+    return run
+
+
+def measure_database(kind: str, readers: int, connections: int, workdir: Path) -> Sent:
+    """Prepare a database and send it one issue; returns the measured run."""
+    with sink() as (port, report):
+        if kind == "postgresql":
+            url = make_database("digest")
+        else:
+            url = f"sqlite:///{workdir / f'{kind}-{readers}.db'}"
+        settings = settings_for(url, port, workdir / f"{kind}-{readers}")
+        try:
+            prepare(settings, readers)
+            run = digest_send(settings, f"digest send, {kind}", "--connections", str(connections))
+        finally:
+            if kind == "postgresql":
+                drop_database(url)
+        return checked(run, report(), readers)
+
+
+def measure_celery(readers: int, workdir: Path) -> Sent:
+    """``--executor celery`` with two workers of one thread each, on PostgreSQL."""
+    with sink() as (port, report):
+        url = make_database("celery")
+        settings = settings_for(url, port, workdir / "celery")
+        settings["CELERY_BROKER_URL"] = REDIS_URL
+        workers = []
+        try:
+            prepare(settings, readers)
+            workers = [start_celery_worker(settings, concurrency=1) for _ in range(2)]
+            wait_for_workers(settings, len(workers))
+            run = digest_send(
+                settings, "digest send --executor celery, 2 workers", "--executor", "celery"
+            )
+        finally:
+            stop(*workers)
+            drop_database(url)
+            forget_keys(settings)
+        return checked(run, report(), readers)
+
+
+def wait_for_workers(settings: dict, count: int, seconds: float = 60) -> None:
+    app = create_app(settings)
+    celery = app.extensions["celery"]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(celery.control.ping(timeout=1.0) or []) >= count:
+            return
+    raise SystemExit(f"{count} Celery workers did not answer within {seconds:.0f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--no-write", action="store_true", help="do not touch results.md")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="newsletters-bench-") as directory:
+        workdir = Path(directory)
+        postgresql = measure_database("postgresql", args.readers, args.connections, workdir)
+        sqlite = measure_database("sqlite", args.readers, args.connections, workdir)
+        with sink() as (port, report):
+            raw = checked(
+                raw_smtp(port, args.readers, postgresql.bytes_each, args.connections),
+                report(),
+                args.readers,
+            )
+        celery = measure_celery(args.readers, workdir)
+        small = measure_database("postgresql", args.small, args.connections, workdir)
+        large = measure_database("postgresql", args.large, args.connections, workdir)
+
+    def row(run: Sent, baseline: Sent, target: str) -> list:
+        return [
+            run.label,
+            f"{run.messages:,}",
+            f"{run.seconds:.1f}",
+            f"{run.rate:.0f}",
+            f"{run.rate / baseline.rate:.2f} of {baseline.label}",
+            target,
+        ]
+
+    speed = table(
+        ["run", "messages", "seconds", "messages/s", "ratio", "target"],
+        [
+            row(raw, raw, ""),
+            row(postgresql, raw, "≥ 0.8"),
+            row(sqlite, raw, "≥ 0.8"),
+            row(celery, postgresql, ""),
+        ],
+    )
+    memory = table(
+        ["readers", "peak RSS MB", "ratio", "target"],
+        [
+            [f"{small.messages:,}", f"{small.peak_rss_mb:.0f}", "1.00", ""],
+            [
+                f"{large.messages:,}",
+                f"{large.peak_rss_mb:.0f}",
+                f"{large.peak_rss_mb / small.peak_rss_mb:.2f}",
+                "≤ 1.2",
+            ],
+        ],
+    )
+    body = f"""## Digest send (`bench/digest.py`)
+
+{machine()}. One issue ({postgresql.bytes_each:,} bytes a message, no DKIM) to
+{args.readers:,} readers over {args.connections} SMTP connections, into the sink
+(`bench/sink.py`, aiosmtpd in its own process). Wall-clock time of the whole
+`flask digest send` process, start-up, rendering and delivery rows included.
+Every run's sink counted each reader exactly once.
+
+{speed}
+
+Peak RSS of `flask digest send` (the kernel's maximum resident set of the process):
+
+{memory}
+"""
+    print(body)
+    if not args.no_write:
+        write_section("digest", body)
+
+
+if __name__ == "__main__":
+    main()

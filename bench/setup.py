@@ -1,0 +1,94 @@
+"""What the benchmarks share: databases of their own, production settings, and cleanup."""
+
+import http.client
+import os
+import re
+import secrets
+
+from sqlalchemy import create_engine, make_url, text
+
+from newsletters.config import database_uri
+from tests.support.mail import free_port
+
+SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+HOST = "news.test"
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def make_database(tag: str) -> str:
+    """A new, empty PostgreSQL database; returns its URL."""
+    server = make_url(database_uri(SERVER_URL))
+    name = f"{server.database}_bench_{tag}_{secrets.token_hex(3)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database :func:`make_database` made, whoever is still connected."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def app_settings(database_url: str, *, tag: str) -> dict:
+    """Production settings for a web benchmark: Redis for limits and the Celery broker.
+
+    No worker runs, so the confirmations stay in the outbox to be counted; the
+    per-IP signup limit is out of the way, as every request comes from 127.0.0.1.
+    """
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "SITE_URL": f"https://{HOST}",
+        "SUPPORT_EMAIL": "help@news.test",
+        "POSTAL_ADDRESS": "1 Press Row, Springfield",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": free_port(),  # nobody listens: the worker that would send is not running
+        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
+        "DATABASE_URL": database_url,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": f"bench-{tag}",
+        "SIGNUP_RATE_LIMIT": "1000000 per minute",
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_QUEUE": f"newsletters-bench-{tag}",
+        "PROXY_COUNT": 1,
+        "SIGNUP_MIN_SECONDS": 0,
+    }
+
+
+def forget_keys(settings: dict) -> None:
+    """Delete what a benchmark left in Redis: its rate-limit counters and its queue."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        queue = settings["CELERY_QUEUE"]
+        patterns = [f"_kombu*{queue}*"]
+        if prefix := settings.get("RATELIMIT_KEY_PREFIX"):
+            patterns.append(f"{prefix}*")
+        client.delete(queue, *(key for pattern in patterns for key in client.scan_iter(pattern)))
+    finally:
+        client.close()
+
+
+def form_tokens(port: int) -> tuple[str, str]:
+    """A signup form's token from ``/`` on ``port``, and a forged one."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/", headers={"Host": HOST, "X-Forwarded-Proto": "https"})
+        page = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    match = CSRF.search(page)
+    token = match[1] or match[2]
+    return token, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")

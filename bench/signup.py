@@ -1,0 +1,212 @@
+"""Signup under load, against a bare INSERT on the same server and database.
+
+    .venv/bin/python bench/signup.py [--seconds 30] [--concurrency 4,16,64]
+
+gunicorn (2 workers, ``deploy/gunicorn.conf.py``) serves the app in production
+mode on PostgreSQL, with Redis for rate limits and the Celery broker (no worker:
+confirmations wait in the outbox, to be counted). wrk posts a new address with
+every request, for ``--seconds`` at each concurrency, to
+
+- the baseline: ``bench/bare.py``, a Flask endpoint that does one INSERT,
+  under the same gunicorn settings on the same database;
+- ``POST /subscribe``, as the page's script posts it;
+- ``POST /api/v1/subscriptions``, the JSON API (at the middle concurrency).
+
+Afterwards it counts, for each run, the subscriber rows and confirmation emails
+its addresses left, and compares them with the answers wrk got.
+"""
+
+import argparse
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.bare import TABLE  # noqa: E402
+from bench.report import machine, table, write_section  # noqa: E402
+from bench.setup import app_settings, drop_database, forget_keys, form_tokens, make_database  # noqa: E402
+from tests.support.mail import free_port  # noqa: E402
+from tests.support.stack import flask, start_gunicorn, stop  # noqa: E402
+
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+
+
+@dataclass
+class Run:
+    target: str
+    concurrency: int
+    prefix: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # no answer: connect, read, write errors and timeouts
+    statuses: dict[int, int]
+    stored: int = 0
+    mailed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def accepted(self) -> int:
+        return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
+
+    @property
+    def refused(self) -> int:
+        return self.requests - self.accepted
+
+
+def wrk(port: int, target: str, path: str, concurrency: int, seconds: float, body: str) -> Run:
+    """One wrk run; every request a new address starting with a prefix of its own."""
+    prefix = f"{target.split()[0].strip('`/')}-{concurrency}-{secrets.token_hex(3)}"
+    content_type = (
+        "application/json" if body.startswith("{") else ("application/x-www-form-urlencoded")
+    )
+    done = subprocess.run(
+        [WRK, "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{seconds:.0f}s",
+         "--timeout", "10s", "-s", str(ROOT / "bench" / "signup.lua"),
+         f"http://127.0.0.1:{port}", "--", path, prefix, content_type, body],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )  # fmt: skip
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+    result = json.loads(line.removeprefix("RESULT "))
+    statuses: dict[int, int] = {}
+    for status, n in result["statuses"]:
+        statuses[status] = statuses.get(status, 0) + n
+    return Run(
+        target, concurrency, prefix, result["requests"], result["seconds"],
+        result["p50_ms"], result["p99_ms"], result["errors"], statuses,
+    )  # fmt: skip
+
+
+def count_rows(database_url: str, runs: list[Run]) -> None:
+    """What each run left in the database: subscriber rows and confirmation emails."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        for run in runs:
+            like = {"p": f"{run.prefix}-%"}
+            if run.target == "bare INSERT":
+                run.stored = connection.scalar(
+                    text(f"SELECT count(*) FROM {TABLE} WHERE email LIKE :p"), like
+                )
+                run.mailed = run.stored
+                continue
+            run.stored = connection.scalar(
+                text("SELECT count(*) FROM subscriber WHERE email LIKE :p"), like
+            )
+            run.mailed = connection.scalar(
+                text(
+                    "SELECT count(*) FROM outbox_message "
+                    "WHERE kind = 'confirmation' AND to_address LIKE :p"
+                ),
+                like,
+            )
+    engine.dispose()
+
+
+def run(args) -> int:
+    levels = [int(n) for n in args.concurrency.split(",")]
+    middle = levels[len(levels) // 2]
+    database_url = make_database("signup")
+    settings = app_settings(database_url, tag=secrets.token_hex(4))
+    logs = ROOT / "instance"
+    logs.mkdir(exist_ok=True)
+    runs: list[Run] = []
+    try:
+        for command in (("db", "upgrade"), ("newsletter", "demo")):
+            done = flask(settings, *command)
+            if done.returncode:
+                raise SystemExit(done.stderr)
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, email text NOT NULL)")
+            )
+            slug = connection.scalar(text("SELECT slug FROM newsletter ORDER BY slug LIMIT 1"))
+        engine.dispose()
+
+        port = free_port()
+        with (logs / "bench-bare-gunicorn.log").open("w") as log:
+            web = start_gunicorn(settings, port, log=log, target="bench.bare:app")
+            try:
+                for level in levels:
+                    runs.append(wrk(port, "bare INSERT", "/insert", level, args.seconds,
+                                    "email=EMAIL"))  # fmt: skip
+            finally:
+                stop(web)
+
+        port = free_port()
+        with (logs / "bench-signup-gunicorn.log").open("w") as log:
+            web = start_gunicorn(settings, port, log=log)
+            try:
+                token, _ = form_tokens(port)
+                form = f"email=EMAIL&newsletters={slug}&csrf_token={token}&website="
+                api = json.dumps({"email": "EMAIL", "newsletters": [slug]})
+                for level in levels:
+                    runs.append(wrk(port, "`POST /subscribe`", "/subscribe", level,
+                                    args.seconds, form))  # fmt: skip
+                runs.append(wrk(port, "`POST /api/v1/subscriptions`", "/api/v1/subscriptions",
+                                middle, args.seconds, api))  # fmt: skip
+            finally:
+                stop(web)
+        count_rows(database_url, runs)
+    finally:
+        forget_keys(settings)
+        drop_database(database_url)
+    report(args, runs)
+    bad = [r for r in runs if r.errors or r.refused or r.stored != r.accepted]
+    bad += [r for r in runs if r.mailed != r.accepted]
+    return 1 if bad else 0
+
+
+def report(args, runs: list[Run]) -> None:
+    baseline = {r.concurrency: r for r in runs if r.target == "bare INSERT"}
+    rows = []
+    for r in runs:
+        ratio = r.rate / baseline[r.concurrency].rate
+        rows.append([
+            r.target, r.concurrency, f"{r.rate:.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
+            f"{ratio:.2f}", r.errors + r.refused, f"{r.accepted:,}", f"{r.stored:,}",
+            f"{r.mailed:,}",
+        ])  # fmt: skip
+    body = f"""## Signup under load (`bench/signup.py`)
+
+{machine()}. gunicorn, 2 workers × 4 threads (`deploy/gunicorn.conf.py`),
+production settings, on PostgreSQL with Redis for rate limits and the Celery
+broker; wrk on the same machine, {args.seconds:.0f} s per row, a new address in
+every request. The ratio is against the bare INSERT at the same concurrency
+(target ≥ 0.5, with 0 errors). *Accepted* is wrk's count of 2xx answers;
+*stored* and *confirmations* are counted in the database afterwards.
+
+{table(["endpoint", "connections", "requests/s", "p50 ms", "p99 ms", "ratio",
+        "errors", "accepted", "stored", "confirmations"], rows)}
+"""  # fmt: skip
+    body = re.sub(r"\n{3,}", "\n\n", body)
+    print(body)
+    if not args.no_write:
+        write_section("signup", body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--concurrency", default="4,16,64")
+    parser.add_argument("--no-write", action="store_true", help="do not touch results.md")
+    sys.exit(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
