@@ -17,6 +17,7 @@ asked how many messages arrived and whether any reader got two.
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import smtplib
@@ -131,7 +132,10 @@ def digest_send(settings: dict, label: str, *options: str) -> Sent:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{label}: digest send failed:\n{output}")
-    sent = int(output.split("sent ", 2)[2].split(",")[0])  # "...: sent; sent 20000, ..."
+    found = re.search(r": sent; sent (\d+),", output)  # "the-weekly ...: sent; sent 20000, ..."
+    if not found:
+        raise SystemExit(f"{label}: digest send sent nothing:\n{output}")
+    sent = int(found[1])
     return Sent(label, sent, seconds, peak_rss_mb=usage.ru_maxrss / 1024)
 
 

@@ -3,7 +3,7 @@
     python bench/sink.py PORT REPORT.json
 
 It accepts every message and counts, per recipient, how many arrived. On
-SIGTERM it writes ``{"messages", "bytes", "recipients", "repeated"}`` to
+SIGTERM it writes ``{"messages", "bytes", "recipients", "repeated", "cpu_seconds"}`` to
 REPORT.json and exits, so a benchmark can check that each reader got exactly one.
 
 aiosmtpd reads DATA one line at a time, which caps it at a few hundred messages
@@ -15,6 +15,7 @@ to DATA before they send more, as smtplib does.
 
 import asyncio
 import json
+import resource
 import signal
 import sys
 from collections import Counter
@@ -44,6 +45,7 @@ class Counting:
             "bytes": self.bytes,
             "recipients": len(self.recipients),
             "repeated": sum(n - 1 for n in self.recipients.values() if n > 1),
+            "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
         }
 
 
