@@ -48,10 +48,15 @@ class ReaderLinks:
 
     def unsubscribe_headers(self, subscriber_uuid: str) -> dict[str, str]:
         """RFC 2369 and RFC 8058 headers so mail clients can offer one-click unsubscribe."""
-        return {
-            "List-Unsubscribe": f"<{self.unsubscribe(subscriber_uuid)}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
+        return headers_for(self.unsubscribe(subscriber_uuid))
+
+
+def headers_for(unsubscribe: str) -> dict[str, str]:
+    """The List-Unsubscribe headers around an unsubscribe link already made."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def confirm_url(subscriber: Subscriber) -> str:

@@ -32,6 +32,8 @@ DKIM_HEADERS = [
 def smtp_address(address: str) -> tuple[str, bool]:
     """The address with its domain in ASCII (IDNA), and whether SMTPUTF8 is needed."""
     local, _, domain = address.rpartition("@")
+    if domain.isascii():  # checked at signup; only an international domain needs IDNA
+        return address, not local.isascii()
     try:
         ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError:

@@ -38,7 +38,12 @@ from newsletters.services.deliveries import (
     write_outcomes,
 )
 from newsletters.services.journal import Journal
-from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, ReaderLinks
+from newsletters.services.links import (
+    PREFERENCES_PLACEHOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
+    ReaderLinks,
+    headers_for,
+)
 
 
 def _claim_token() -> tuple[str, str]:
@@ -160,14 +165,14 @@ class Sender:
         return report
 
     def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
-        links = self.links
+        unsubscribe = self.links.unsubscribe(subscriber_uuid)  # signed once: body and header
         raw = self.template.render(
             address,
             f"{self.message_id_prefix}{delivery_id}{self.message_id_suffix}",
-            headers=links.unsubscribe_headers(subscriber_uuid),
+            headers=headers_for(unsubscribe),
             links={
-                UNSUBSCRIBE_PLACEHOLDER: links.unsubscribe(subscriber_uuid),
-                PREFERENCES_PLACEHOLDER: links.preferences(subscriber_uuid),
+                UNSUBSCRIBE_PLACEHOLDER: unsubscribe,
+                PREFERENCES_PLACEHOLDER: self.links.preferences(subscriber_uuid),
             },
         )
         transport.send(raw, address)
