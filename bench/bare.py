@@ -6,6 +6,7 @@ real signup to this says what the app's own work costs:
     DATABASE_URL=postgresql://... gunicorn -c deploy/gunicorn.conf.py bench.bare:app
 """
 
+import functools
 import os
 
 from flask import Flask, jsonify, request
@@ -16,13 +17,18 @@ from newsletters.config import database_uri
 TABLE = "bench_bare_signup"
 
 app = Flask(__name__)
-engine = create_engine(database_uri(os.environ["DATABASE_URL"]), pool_pre_ping=True)
+
+
+@functools.cache
+def engine():
+    """The connection pool, made on first use (importing this module needs no database)."""
+    return create_engine(database_uri(os.environ["DATABASE_URL"]), pool_pre_ping=True)
 
 
 @app.post("/insert")
 def insert():
     """Store the posted address; nothing else."""
-    with engine.begin() as connection:
+    with engine().begin() as connection:
         connection.execute(
             text(f"INSERT INTO {TABLE} (email) VALUES (:email)"), {"email": request.form["email"]}
         )

@@ -25,8 +25,9 @@ end
 
 function request()
   counter = counter + 1
-  local email = prefix .. "-" .. id .. "-" .. counter .. "@readers.example.com"
-  local body = template:gsub("EMAIL", (email:gsub("@", content_type:find("json") and "@" or "%%40")))
+  local at = content_type:find("json") and "@" or "%40"
+  local email = prefix .. "-" .. id .. "-" .. counter .. at .. "readers.example.com"
+  local body = template:gsub("EMAIL", function() return email end)
   return wrk.format("POST", path, headers, body)
 end
 

@@ -69,7 +69,8 @@ class Run:
 
 def wrk(port: int, target: str, path: str, concurrency: int, seconds: float, body: str) -> Run:
     """One wrk run; every request a new address starting with a prefix of its own."""
-    prefix = f"{target.split()[0].strip('`/')}-{concurrency}-{secrets.token_hex(3)}"
+    name = target.split()[-1].strip("`/").replace("/", "-")
+    prefix = f"{name}-{concurrency}-{secrets.token_hex(3)}".lower()
     content_type = (
         "application/json" if body.startswith("{") else ("application/x-www-form-urlencoded")
     )

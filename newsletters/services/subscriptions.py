@@ -73,13 +73,14 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     # An erased reader who signs up again is asking for mail themselves: the erasure's
     # suppression only stops the address coming back by import.
     suppressions.lift_erasure(address)
-    subscriber = _subscriber_for(address)
     now = utcnow()
+    # A new reader's first confirmation is claimed as the row is made: nothing to count.
+    subscriber, new = _subscriber_for(address, confirmation_sent_at=now)
     consent_version = current_app.config["CONSENT_TEXT_VERSION"]
     _request(subscriber, chosen, origin, now, consent_version)
     record_event(subscriber, EventKind.SIGNUP_REQUESTED, chosen, origin, consent_version)
     awaiting = awaiting_confirmation(subscriber, now)
-    if not claim_confirmation_mail(subscriber, now):
+    if not (new or claim_confirmation_mail(subscriber, now)):
         return
     if awaiting:
         notices.queue_confirmation(subscriber, awaiting)
@@ -101,7 +102,7 @@ def import_subscription(
     consent elsewhere: the newsletters are active at once and the note is the
     consent record. Newsletters the reader left are never touched by an import.
     """
-    subscriber = _subscriber_for(address)
+    subscriber, _ = _subscriber_for(address)
     now = utcnow()
     existing = {s.newsletter_id: s for s in subscriber.subscriptions}
     wanted = [
@@ -146,15 +147,22 @@ def _activate_attested(subscriber, subscription, newsletter, now) -> bool:
     return True
 
 
-def _subscriber_for(address: str) -> Subscriber:
+def _subscriber_for(address: str, **new_fields) -> tuple[Subscriber, bool]:
+    """The reader with this address, or a new one with ``new_fields``; and whether it is new."""
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if subscriber is None:
-        # A concurrent signup for the same address makes this insert fail on the
-        # unique email; the transaction is retried and then finds that row.
-        subscriber = Subscriber(email=address, status=SubscriberStatus.PENDING)
-        db.session.add(subscriber)
-        db.session.flush()
-    return subscriber
+    if subscriber is not None:
+        return subscriber, False
+    # A concurrent signup for the same address makes this insert fail on the
+    # unique email; the transaction is retried and then finds that row.
+    subscriber = Subscriber(
+        email=address,
+        status=SubscriberStatus.PENDING,
+        subscriptions=[],  # known to be empty: no query to find out
+        **new_fields,
+    )
+    db.session.add(subscriber)
+    db.session.flush()
+    return subscriber, True
 
 
 def _request(
