@@ -1,6 +1,7 @@
 """What goes over the wire: MIME structure, headers, encoding, DKIM, TLS and connection reuse."""
 
 import base64
+import hashlib
 import re
 from email import message_from_bytes, policy
 from email.utils import parsedate_to_datetime
@@ -153,6 +154,20 @@ def test_the_dkim_key_may_be_a_file(app, client, smtp_server, economie, dkim_key
     app.config["DKIM_PRIVATE_KEY"] = str(path)
     raw = _subscribe_and_confirm(client, smtp_server)
     assert dkim.verify(raw, dnsfunc=_dns_with(dkim_key))
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha1"])
+def test_dkim_signatures_through_openssl_are_the_ones_dkimpy_would_make(algorithm):
+    from dkim.crypto import parse_pem_private_key
+
+    from newsletters.services import dkim_openssl
+
+    private, _ = rsa_key_pair()
+    key = parse_pem_private_key(private)
+    digest = hashlib.new(algorithm, b"the canonicalised headers of an issue")
+    fast = dkim_openssl.rsa_sign(digest.copy(), key)
+    assert fast == dkim_openssl.PURE_PYTHON_SIGN(digest.copy(), key)
+    assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_openssl.rsa_sign  # what dkimpy now calls
 
 
 def _queue(app, count: int) -> list[int]:
