@@ -27,6 +27,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,28 @@ def wrk(port: int, target: str, path: str, concurrency: int, seconds: float, bod
     )  # fmt: skip
 
 
+@contextmanager
+def serving(settings: dict, name: str, target: str = "app:app"):
+    """gunicorn serving ``target`` on a free port, logging to instance/; yields the port."""
+    logs = ROOT / "instance"
+    logs.mkdir(exist_ok=True)
+    port = free_port()
+    with (logs / f"bench-{name}-gunicorn.log").open("w") as log:
+        web = start_gunicorn(settings, port, log=log, target=target)
+        try:
+            yield port
+        finally:
+            stop(web)
+
+
+def signup_form(port: int, slug: str) -> str:
+    """The signup form's body, with the token a fresh page gives; the server warmed up."""
+    token, _ = form_tokens(port)
+    form = f"email=EMAIL&newsletters={slug}&csrf_token={token}&website="
+    warm_up(port, "/subscribe", form)
+    return form
+
+
 def warm_up(port: int, path: str, body: str) -> None:
     """A few seconds of load first, so no measured run pays for a cold worker."""
     wrk(port, "warm-up", path, 8, 3, body)
@@ -144,8 +167,6 @@ def run(args) -> int:
     middle = levels[len(levels) // 2]
     database_url = make_database("signup")
     settings = app_settings(database_url, tag=secrets.token_hex(4))
-    logs = ROOT / "instance"
-    logs.mkdir(exist_ok=True)
     runs: list[Run] = []
     try:
         for command in (("db", "upgrade"), ("newsletter", "demo")):
@@ -160,45 +181,24 @@ def run(args) -> int:
             slug = connection.scalar(text("SELECT slug FROM newsletter ORDER BY slug LIMIT 1"))
         engine.dispose()
 
-        port = free_port()
-        with (logs / "bench-bare-gunicorn.log").open("w") as log:
-            web = start_gunicorn(settings, port, log=log, target="bench.bare:app")
-            try:
-                warm_up(port, "/insert", "email=EMAIL")
-                for level in levels:
-                    runs.append(wrk(port, "bare INSERT", "/insert", level, args.seconds,
-                                    "email=EMAIL"))  # fmt: skip
-            finally:
-                stop(web)
+        with serving(settings, "bare", target="bench.bare:app") as port:
+            warm_up(port, "/insert", "email=EMAIL")
+            for level in levels:
+                runs.append(wrk(port, "bare INSERT", "/insert", level, args.seconds,
+                                "email=EMAIL"))  # fmt: skip
 
-        port = free_port()
-        with (logs / "bench-signup-gunicorn.log").open("w") as log:
-            web = start_gunicorn(settings, port, log=log)
-            try:
-                token, _ = form_tokens(port)
-                form = f"email=EMAIL&newsletters={slug}&csrf_token={token}&website="
-                warm_up(port, "/subscribe", form)
-                api = json.dumps({"email": "EMAIL", "newsletters": [slug]})
-                for level in levels:
-                    runs.append(wrk(port, "`POST /subscribe`", "/subscribe", level,
-                                    args.seconds, form))  # fmt: skip
-                runs.append(wrk(port, "`POST /api/v1/subscriptions`", "/api/v1/subscriptions",
-                                middle, args.seconds, api))  # fmt: skip
-            finally:
-                stop(web)
+        api = json.dumps({"email": "EMAIL", "newsletters": [slug]})
+        with serving(settings, "signup") as port:
+            form = signup_form(port, slug)
+            for level in levels:
+                runs.append(wrk(port, "`POST /subscribe`", "/subscribe", level,
+                                args.seconds, form))  # fmt: skip
+            runs.append(wrk(port, "`POST /api/v1/subscriptions`", "/api/v1/subscriptions",
+                            middle, args.seconds, api))  # fmt: skip
 
-        port = free_port()
-        unlimited = {**settings, "RATELIMIT_ENABLED": False}
-        with (logs / "bench-signup-unlimited-gunicorn.log").open("w") as log:
-            web = start_gunicorn(unlimited, port, log=log)
-            try:
-                token, _ = form_tokens(port)
-                form = f"email=EMAIL&newsletters={slug}&csrf_token={token}&website="
-                warm_up(port, "/subscribe", form)
-                runs.append(wrk(port, "`POST /subscribe`, rate limits off", "/subscribe",
-                                middle, args.seconds, form))  # fmt: skip
-            finally:
-                stop(web)
+        with serving({**settings, "RATELIMIT_ENABLED": False}, "unlimited") as port:
+            runs.append(wrk(port, "`POST /subscribe`, rate limits off", "/subscribe",
+                            middle, args.seconds, signup_form(port, slug)))  # fmt: skip
         count_rows(database_url, runs)
     finally:
         forget_keys(settings)

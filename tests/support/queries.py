@@ -15,12 +15,11 @@ from newsletters.models import (
     Newsletter,
     Subscriber,
     Subscription,
-    SubscriptionStatus,
     utcnow,
 )
 from newsletters.services.links import preferences_url
 from tests.support.admin import create_admin, sign_in
-from tests.support.readers import add_newsletter, add_readers
+from tests.support.readers import active_subscription, add_newsletter, add_readers
 
 PROBE = "probe@example.com"
 ADMIN = "counting-admin@example.com"
@@ -71,16 +70,7 @@ def grow(app, newsletters: int, readers: int) -> None:
         )
         now = utcnow()
         missing = [
-            {
-                "subscriber_id": probe.id,
-                "newsletter_id": newsletter_id,
-                "status": SubscriptionStatus.ACTIVE,
-                "source": "import",
-                "created_at": now,
-                "updated_at": now,
-                "requested_at": now,
-                "confirmed_at": now,
-            }
+            active_subscription(probe.id, newsletter_id, now)
             for newsletter_id in db.session.scalars(select(Newsletter.id))
             if newsletter_id not in subscribed
         ]

@@ -87,19 +87,21 @@ def add_readers(app, newsletter_id: int, count: int, *, prefix: str = "reader") 
             ids = db.session.scalars(select(Subscriber.id).where(Subscriber.email.in_(chunk)))
             db.session.execute(
                 insert(Subscription),
-                [
-                    {
-                        "subscriber_id": subscriber_id,
-                        "newsletter_id": newsletter_id,
-                        "status": SubscriptionStatus.ACTIVE,
-                        "source": "import",
-                        "created_at": now,
-                        "updated_at": now,
-                        "requested_at": now,
-                        "confirmed_at": now,
-                    }
-                    for subscriber_id in ids
-                ],
+                [active_subscription(subscriber_id, newsletter_id, now) for subscriber_id in ids],
             )
             db.session.commit()
     return addresses
+
+
+def active_subscription(subscriber_id: int, newsletter_id: int, now) -> dict:
+    """The row of a confirmed, active subscription, for a bulk insert."""
+    return {
+        "subscriber_id": subscriber_id,
+        "newsletter_id": newsletter_id,
+        "status": SubscriptionStatus.ACTIVE,
+        "source": "import",
+        "created_at": now,
+        "updated_at": now,
+        "requested_at": now,
+        "confirmed_at": now,
+    }
