@@ -193,3 +193,11 @@ def test_on_a_terminal_a_progress_bar_shows_sent_total_rate_and_eta(
     screen = shown.decode("utf-8", "replace")
     assert "120/120" in screen and "/s" in screen
     assert "the-weekly" in screen and "sent 120" in screen
+
+
+def test_following_a_huge_issue_costs_the_database_a_small_share_of_its_time():
+    from newsletters.services.sending import POLL_COST_SHARE, WAIT_POLL_SECONDS, poll_pause
+
+    assert poll_pause(0.002) == WAIT_POLL_SECONDS  # a usual issue is followed closely
+    for counting in (0.1, 1.0, 4.0):  # ten million deliveries take seconds to count
+        assert counting / (counting + poll_pause(counting)) <= POLL_COST_SHARE

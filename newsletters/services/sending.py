@@ -22,6 +22,9 @@ from newsletters.services.deliveries import DeliveryReport
 SEND_DIGEST_TASK = "newsletters.send_digest"
 MAX_FAN_OUT = 256
 WAIT_POLL_SECONDS = 0.5
+# Counting a very large issue's deliveries takes a while: following it may cost the
+# database at most this share of its time, so the poll slows down as counting does.
+POLL_COST_SHARE = 0.05
 RECOVER_EVERY_SECONDS = 2.0
 
 # progress(digest, total) returns a callable taking how many more deliveries are done.
@@ -193,19 +196,27 @@ def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> Deliver
     _dispatch(digest, counts["pending"] + counts["sending"])
     start = previous = counts
     next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+    pause = WAIT_POLL_SECONDS
     while counts["pending"] + counts["sending"]:
-        time.sleep(WAIT_POLL_SECONDS)
+        time.sleep(pause)
         db.session.expire_all()
         if time.monotonic() >= next_recovery:
             _dispatch(digest, deliveries.recover_abandoned_claims(digest))
             next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+        counting = time.monotonic()
         counts = deliveries.status_counts(digest)
+        pause = poll_pause(time.monotonic() - counting)
         advance(_settled(counts) - _settled(previous))
         previous = counts
     # What the workers did in this run, not what earlier runs had already settled.
     return DeliveryReport(
         **{name: counts[name] - start[name] for name in deliveries.OUTCOME_STATUS}
     )
+
+
+def poll_pause(counting_seconds: float) -> float:
+    """How long to wait before counting again, after a count that took this long."""
+    return max(WAIT_POLL_SECONDS, counting_seconds / POLL_COST_SHARE)
 
 
 def _dispatch(digest: Digest, waiting: int) -> None:
