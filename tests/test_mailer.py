@@ -275,3 +275,17 @@ def _rebind_mail(app):
     from newsletters.extensions import mail
 
     mail.init_app(app)
+
+
+def test_lines_starting_with_a_dot_arrive_whole_and_the_message_is_not_cut(app, smtp_server):
+    """SMTP ends a message at a line holding only ".": such lines must be dot-stuffed."""
+    from newsletters.services.mailer import open_transport
+
+    raw = (
+        b"From: The Ledger <newsletters@news.example.com>\r\nTo: reader@example.com\r\n"
+        b"Subject: Dots\r\n\r\n.\r\n...and then\r\n.leading dot\r\nlast line\r\n"
+    )
+    with app.app_context(), open_transport() as transport:
+        transport.send(raw, "reader@example.com")
+        transport.send(raw.replace(b"Dots", b"Again"), "reader@example.com")
+    assert smtp_server.raw_messages == [raw, raw.replace(b"Dots", b"Again")]
