@@ -11,13 +11,11 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from uuid import UUID
 
 from flask import current_app
 from sqlalchemy import String, and_, bindparam, cast, func, literal, select, update
 
 from newsletters.config import site_domain
-from newsletters.errors import NotFound
 from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
@@ -29,7 +27,7 @@ from newsletters.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletters.services import suppressions
+from newsletters.services import sql, suppressions
 from newsletters.services.journal import read_journal, remove_journal
 from newsletters.services.sql import insert
 from newsletters.services.transactions import atomic
@@ -326,14 +324,7 @@ def finish_if_done(digest: Digest) -> bool:
 
 def issue_by_uuid(public_id: str) -> Digest:
     """An issue by its public id, or :class:`NotFound`."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError as exc:
-        raise NotFound("There is no such issue.") from exc
-    digest = db.session.scalar(select(Digest).where(Digest.uuid == key))
-    if digest is None:
-        raise NotFound("There is no such issue.")
-    return digest
+    return sql.by_public_id(Digest, public_id, "There is no such issue.")
 
 
 def issues_overview(limit: int = 20) -> list[tuple[Digest, dict[str, int]]]:

@@ -13,12 +13,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from uuid import UUID
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
 
-from newsletters.errors import InvalidEmail, InvalidInput, NotFound
+from newsletters.errors import InvalidEmail, InvalidInput
 from newsletters.extensions import db
 from newsletters.models import (
     ImportJob,
@@ -29,7 +28,7 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import suppressions
+from newsletters.services import sql, suppressions
 from newsletters.services.addresses import normalize_email
 from newsletters.services.history import Origin
 from newsletters.services.subscriptions import import_subscription
@@ -92,14 +91,7 @@ def start_import(
 
 def job_by_uuid(public_id: str) -> ImportJob:
     """An import by its public id, or :class:`NotFound`."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError as exc:
-        raise NotFound("There is no such import.") from exc
-    job = db.session.scalar(select(ImportJob).where(ImportJob.uuid == key))
-    if job is None:
-        raise NotFound("There is no such import.")
-    return job
+    return sql.by_public_id(ImportJob, public_id, "There is no such import.")
 
 
 def _rows(job: ImportJob) -> Iterator[list[Row]]:

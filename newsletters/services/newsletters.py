@@ -5,14 +5,14 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from uuid import UUID
 
 from flask import current_app
 from sqlalchemy import select
 
-from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
+from newsletters.errors import InvalidInput, NoNewsletterChosen, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import Cadence, Newsletter
+from newsletters.services import sql
 from newsletters.services.transactions import atomic
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -198,14 +198,7 @@ class NewsletterInput:
 
 def newsletter_by_uuid(public_id: str) -> Newsletter:
     """A newsletter by its public id, or :class:`NotFound`."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError as exc:
-        raise NotFound("There is no such newsletter.") from exc
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.uuid == key))
-    if newsletter is None:
-        raise NotFound("There is no such newsletter.")
-    return newsletter
+    return sql.by_public_id(Newsletter, public_id, "There is no such newsletter.")
 
 
 def all_newsletters() -> list[Newsletter]:

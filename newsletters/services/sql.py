@@ -1,7 +1,11 @@
-"""Small SQL helpers that differ between SQLite and PostgreSQL."""
+"""Small SQL helpers: what differs between SQLite and PostgreSQL, and rows by public id."""
 
+from uuid import UUID
+
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from newsletters.errors import NotFound
 from newsletters.extensions import db
 
 
@@ -13,3 +17,16 @@ def dialect_name() -> str:
 def insert(model):
     """An INSERT that knows ``ON CONFLICT DO NOTHING`` on either database."""
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect_name()](model)
+
+
+def by_public_id(model, public_id: str, missing: str, malformed: str | None = None):
+    """The ``model`` row whose ``uuid`` is ``public_id``, or :class:`NotFound` saying ``missing``
+    (or ``malformed``, when the id is not a UUID at all)."""
+    try:
+        key = UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound(malformed or missing) from exc
+    row = db.session.scalar(select(model).where(model.uuid == key))
+    if row is None:
+        raise NotFound(missing)
+    return row

@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from sqlalchemy import select
 
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Story, utcnow
+from newsletters.services import sql
 from newsletters.services.newsletters import has_control_characters
 from newsletters.services.sql import insert
 from newsletters.services.transactions import atomic
@@ -150,14 +150,7 @@ def stories_between(newsletter: Newsletter, start: datetime, end: datetime) -> l
 
 def story_by_uuid(public_id: str) -> Story:
     """A story by its public id, or :class:`NotFound`."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError as exc:
-        raise NotFound("There is no such story.") from exc
-    story = db.session.scalar(select(Story).where(Story.uuid == key))
-    if story is None:
-        raise NotFound("There is no such story.")
-    return story
+    return sql.by_public_id(Story, public_id, "There is no such story.")
 
 
 @atomic

@@ -7,7 +7,6 @@ first does, and search matches the start of an address through its index.
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import delete, func, or_, select
 
@@ -23,7 +22,7 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import notices, preferences, suppressions
+from newsletters.services import notices, preferences, sql, suppressions
 from newsletters.services.history import Origin
 from newsletters.services.subscriptions import awaiting_confirmation, claim_confirmation_mail
 from newsletters.services.transactions import atomic
@@ -139,14 +138,12 @@ def newsletters_of(subscribers: list[Subscriber]) -> dict[int, list[tuple[str, s
 
 def by_uuid(public_id: str) -> Subscriber:
     """A reader by their public id, or :class:`NotFound`."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError as exc:
-        raise NotFound("There is no such reader.") from exc
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.uuid == key))
-    if subscriber is None:
-        raise NotFound("There is no such reader (they may have been erased).")
-    return subscriber
+    return sql.by_public_id(
+        Subscriber,
+        public_id,
+        "There is no such reader (they may have been erased).",
+        "There is no such reader.",
+    )
 
 
 def history(subscriber: Subscriber) -> list[Event]:
