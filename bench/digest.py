@@ -38,9 +38,10 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import REDIS_URL, drop_database, forget_keys, make_database  # noqa: E402
+from bench.setup import REDIS_URL, forget_keys, make_database  # noqa: E402
 from newsletters import create_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
+from tests.support.databases import drop_database  # noqa: E402
 from tests.support.mail import free_port  # noqa: E402
 from tests.support.readers import add_newsletter, add_readers, add_stories  # noqa: E402
 from tests.support.stack import environment, start_celery_worker, stop  # noqa: E402

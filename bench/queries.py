@@ -19,9 +19,10 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import drop_database, make_database  # noqa: E402
+from bench.setup import make_database  # noqa: E402
 from newsletters import create_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
+from tests.support.databases import drop_database  # noqa: E402
 from tests.support.queries import grow, statements_per_page  # noqa: E402
 
 SIZES = [(5, 100), (50, 100_000)]

@@ -5,9 +5,7 @@ import os
 import re
 import secrets
 
-from sqlalchemy import create_engine, make_url, text
-
-from newsletters.config import database_uri
+from tests.support.databases import create_database
 from tests.support.mail import free_port
 
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -17,27 +15,8 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*na
 
 
 def make_database(tag: str) -> str:
-    """A new, empty PostgreSQL database; returns its URL."""
-    server = make_url(database_uri(SERVER_URL))
-    name = f"{server.database}_bench_{tag}_{secrets.token_hex(3)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    """Drop a database :func:`make_database` made, whoever is still connected."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    """A new, empty PostgreSQL database next to ``TEST_DATABASE_URL``; returns its URL."""
+    return create_database(SERVER_URL, f"bench_{tag}")
 
 
 def app_settings(database_url: str, *, tag: str) -> dict:

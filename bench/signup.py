@@ -38,7 +38,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.bare import TABLE  # noqa: E402
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import app_settings, drop_database, forget_keys, form_tokens, make_database  # noqa: E402
+from bench.setup import app_settings, forget_keys, form_tokens, make_database  # noqa: E402
+from tests.support.databases import drop_database  # noqa: E402
 from tests.support.mail import free_port  # noqa: E402
 from tests.support.stack import flask, start_gunicorn, stop  # noqa: E402
 

@@ -6,7 +6,6 @@ test that needs one that is missing is skipped; with ``REQUIRE_SERVICES=1``
 """
 
 import os
-import secrets
 import shutil
 import threading
 from pathlib import Path
@@ -14,13 +13,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 from newsletters import create_app
-from newsletters.config import database_uri
 from newsletters.extensions import db
+from tests.support.databases import create_database, drop_database
 from tests.support.faults import app_role_url, drop_app_role, is_sqlite
 from tests.support.mail import DevMailbox, SMTPRecorder, free_port
 from tests.support.readers import add_newsletter, add_stories
@@ -100,23 +99,15 @@ def sqlite_template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory):
     """A migrated PostgreSQL database of our own, dropped at the end of the run."""
-    server = make_url(database_uri(TEST_DATABASE_URL))
-    name = f"{server.database}_newsletters_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = create_database(TEST_DATABASE_URL, f"newsletters_{os.getpid()}")
     except OperationalError as exc:
-        admin.dispose()
         service_unavailable("PostgreSQL", exc.orig)
-    url = server.set(database=name).render_as_string(hide_password=False)
     try:
         migrate(url, tmp_path_factory.mktemp("postgres"))
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(url)
 
 
 def _empty_postgres(url: str) -> None:
