@@ -117,7 +117,7 @@ def prepare(settings: dict, readers: int) -> None:
         db.engine.dispose()
 
 
-def digest_send(settings: dict, label: str, *options: str) -> Sent:
+def issue_send(settings: dict, label: str, *options: str) -> Sent:
     """Run ``flask digest send`` as cron does; time it, and take its peak RSS from the kernel."""
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -196,7 +196,7 @@ def measure_database(
             label += ", DKIM-signed"
         try:
             prepare(settings, readers)
-            run = digest_send(settings, label, "--connections", str(connections))
+            run = issue_send(settings, label, "--connections", str(connections))
         finally:
             if kind == "postgresql":
                 drop_database(url)
@@ -227,7 +227,7 @@ def measure_celery(readers: int, workdir: Path) -> Sent:
             prepare(settings, readers)
             workers = [start_celery_worker(settings, concurrency=1) for _ in range(2)]
             wait_for_workers(settings, len(workers))
-            run = digest_send(
+            run = issue_send(
                 settings, "digest send --executor celery, 2 workers", "--executor", "celery"
             )
         finally:

@@ -26,7 +26,8 @@ from newsletters.extensions import csrf, db, limiter, login, migrate
 from newsletters.models.types import render_migration_type
 from newsletters.preflight import check_production_settings, log_warnings
 from newsletters.public import support
-from newsletters.services import admins, mailer, outbox
+from newsletters.services.console import admins
+from newsletters.services.mail import outbox, smtp
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -65,7 +66,7 @@ def register_extensions(app: Flask) -> None:
     login.login_view = "admin.login"
     login.login_message = None  # the login page says what it needs to
     login.user_loader(admins.admin_by_id)
-    mailer.init_app(app)
+    smtp.init_app(app)
     outbox.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -12,19 +12,12 @@ from flask.cli import AppGroup, with_appcontext
 from newsletters import preflight
 from newsletters.errors import InvalidInput, NewsletterError
 from newsletters.models import Cadence, utcnow
-from newsletters.services import (
-    admins,
-    api_tokens,
-    digests,
-    exports,
-    feeds,
-    health,
-    imports,
-    newsletters,
-    outbox,
-    sending,
-)
-from newsletters.services.subscribers import Filters
+from newsletters.services import catalogue
+from newsletters.services.console import admins, api_tokens, health
+from newsletters.services.issues import compose, feeds, runs
+from newsletters.services.mail import outbox
+from newsletters.services.readers import exports, imports
+from newsletters.services.readers.audience import Filters
 
 newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
 outbox_cli = AppGroup("outbox", help="Send and inspect the mail waiting to leave.")
@@ -41,16 +34,14 @@ subscribers_cli = AppGroup("subscribers", help="Import and export readers as CSV
 @click.option(
     "--cadence", type=click.Choice([c.value for c in Cadence]), default="weekly", show_default=True
 )
-@click.option(
-    "--send-day", type=click.Choice(newsletters.WEEKDAYS), default="mon", show_default=True
-)
+@click.option("--send-day", type=click.Choice(catalogue.WEEKDAYS), default="mon", show_default=True)
 @click.option("--send-hour", type=click.IntRange(0, 23), default=8, show_default=True)
 @click.option("--feed-url", default=None, help="RSS or Atom feed to pull stories from.")
 @click.option("--private", is_flag=True, help="Hide from the public signup pages.")
 def add_newsletter(slug, name, description, cadence, send_day, send_hour, feed_url, private):
     """Add a newsletter."""
     try:
-        created = newsletters.add_newsletter(
+        created = catalogue.add_newsletter(
             slug,
             name,
             description=description,
@@ -68,14 +59,14 @@ def add_newsletter(slug, name, description, cadence, send_day, send_hour, feed_u
 @newsletter_cli.command("list")
 def list_newsletters():
     """List the public newsletters."""
-    for item in newsletters.public_newsletters():
+    for item in catalogue.public_newsletters():
         click.echo(f"{item.slug}\t{item.name}")
 
 
 @newsletter_cli.command("demo")
 def add_demo():
     """Add a few demo newsletters, only when there are none yet."""
-    added = newsletters.add_demo_newsletters()
+    added = catalogue.add_demo_newsletters()
     click.echo(f"Added {added} demo newsletters." if added else "Newsletters exist; added none.")
 
 
@@ -108,11 +99,11 @@ class TerminalProgress:
     def __init__(self, stack: ExitStack) -> None:
         self.stack = stack
 
-    def __call__(self, digest, total: int):
+    def __call__(self, issue, total: int):
         bar = self.stack.enter_context(
             click.progressbar(
                 length=max(total, 1),
-                label=f"{digest.newsletter.slug} {digest.period_start:%Y-%m-%d}",
+                label=f"{issue.newsletter.slug} {issue.period_start:%Y-%m-%d}",
                 show_eta=True,
                 show_pos=True,
                 item_show_func=lambda _: None,
@@ -124,7 +115,7 @@ class TerminalProgress:
         def advance(n: int) -> None:
             done[0] += n
             rate = done[0] / max(time.monotonic() - started, 1e-6)
-            bar.label = f"{digest.newsletter.slug} {digest.period_start:%Y-%m-%d} {rate:.0f}/s"
+            bar.label = f"{issue.newsletter.slug} {issue.period_start:%Y-%m-%d} {rate:.0f}/s"
             bar.update(n)
 
         return advance
@@ -148,15 +139,15 @@ class TerminalProgress:
     show_default=True,
     help="SMTP connections to use in parallel (inline executor).",
 )
-def send_digests(slug, force, dry_run, executor, connections):
+def send_issues(slug, force, dry_run, executor, connections):
     """Send every due issue to every active subscriber, exactly once."""
     try:
         if dry_run:
-            runs = sending.plan_due_digests(slug, force=force, now=utcnow())
+            planned = runs.plan_due_issues(slug, force=force, now=utcnow())
         else:
             with ExitStack() as stack:
                 progress = TerminalProgress(stack) if sys.stderr.isatty() else None
-                runs = sending.send_due_digests(
+                planned = runs.send_due_issues(
                     slug,
                     force=force,
                     executor=executor,
@@ -165,22 +156,22 @@ def send_digests(slug, force, dry_run, executor, connections):
                 )
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
-    for run in runs:
+    for run in planned:
         click.echo(run.summary())
-    if not all(run.ok for run in runs):
+    if not all(run.ok for run in planned):
         raise SystemExit(1)
 
 
 @digest_cli.command("preview")
 @click.argument("slug")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write.")
-def preview_digest(slug, out):
+def preview_issue(slug, out):
     """Render the next issue as it stands now (HTML, plus a .txt beside it)."""
     try:
-        digest, email, stories = digests.preview(slug, utcnow())
+        issue, email, stories = compose.preview(slug, utcnow())
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
-    out = out or Path(f"{slug}-{digest.period_end:%Y-%m-%d}.html")
+    out = out or Path(f"{slug}-{issue.period_end:%Y-%m-%d}.html")
     out.write_text(email.html, encoding="utf-8")
     out.with_suffix(".txt").write_text(email.text, encoding="utf-8")
     click.echo(f"{email.subject!r}: {stories} stories")
@@ -191,13 +182,13 @@ def preview_digest(slug, out):
 @click.argument("slug")
 @click.option("--subject", help="This issue's subject; {name}, {date} and {site} are filled in.")
 @click.option("--intro", help="This issue's introduction.")
-def edit_digest(slug, subject, intro):
+def edit_issue(slug, subject, intro):
     """Give the next issue its own subject or intro before it goes out."""
     try:
-        digest = digests.set_overrides(slug, utcnow(), subject, intro)
+        issue = compose.set_overrides(slug, utcnow(), subject, intro)
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
-    click.echo(f"the issue ending {digest.period_end:%Y-%m-%d %H:%M} UTC will use your changes")
+    click.echo(f"the issue ending {issue.period_end:%Y-%m-%d %H:%M} UTC will use your changes")
 
 
 @feeds_cli.command("pull")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from flask import jsonify, make_response, request
 
-from newsletters.services.history import Origin
+from newsletters.services.readers.history import Origin
 
 
 def wants_json() -> bool:

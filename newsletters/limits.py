@@ -3,7 +3,7 @@
 from flask import current_app, request
 
 from newsletters.extensions import limiter
-from newsletters.services.addresses import MAX_ADDRESS_LENGTH
+from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH
 
 
 def _per_ip() -> str:

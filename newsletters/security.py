@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g
 from flask_cors import CORS
 
-from newsletters.services import captcha
+from newsletters.services.readers import captcha
 
 POLICY = (
     "default-src 'self'; script-src 'self'{captcha}; style-src 'self'{captcha}; "

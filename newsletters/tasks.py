@@ -8,11 +8,13 @@ from the same settings as the web app.
 from celery import Celery, Task, shared_task
 from flask import Flask
 
-from newsletters.services import imports, outbox, sending
+from newsletters.services.issues import runs
+from newsletters.services.mail import outbox
+from newsletters.services.readers import imports
 
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
-SEND_DIGEST = sending.SEND_DIGEST_TASK
+SEND_DIGEST = runs.SEND_DIGEST_TASK
 
 
 def init_celery(app: Flask) -> Celery:
@@ -60,9 +62,9 @@ def drain_outbox() -> str:
 
 
 @shared_task(name=SEND_DIGEST)
-def send_digest(digest_id: int) -> str:
+def send_issue(issue_id: int) -> str:
     """Claim and send batches of one issue until none is left; many run at once safely."""
-    report = sending.send_digest_batches(digest_id)
+    report = runs.send_issue_batches(issue_id)
     return f"sent {report.sent}, failed {report.failed}, bounced {report.bounced}"
 
 

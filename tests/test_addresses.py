@@ -3,7 +3,7 @@
 import pytest
 
 from newsletters.errors import InvalidEmail
-from newsletters.services.addresses import mask_email, normalize_email
+from newsletters.services.core.addresses import mask_email, normalize_email
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The command line: each command wraps one service and reports plainly."""
 
-from newsletters.services.newsletters import public_newsletters
+from newsletters.services.catalogue import public_newsletters
 
 
 def test_newsletter_add_creates_a_public_newsletter(app, runner):

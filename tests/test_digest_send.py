@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from newsletters.extensions import db
-from newsletters.models import Delivery, DeliveryStatus, Digest, DigestStatus
+from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from tests.conftest import ROOT
 from tests.support.readers import add_readers
 from tests.support.stack import environment as cli_env
@@ -48,7 +48,7 @@ def _deliveries(app) -> Counter:
 def _assert_finished(app, total):
     assert _deliveries(app) == Counter({"sent": total})
     with app.app_context():
-        assert db.session.scalar(select(Digest.status)) == DigestStatus.SENT
+        assert db.session.scalar(select(Issue.status)) == IssueStatus.SENT
 
 
 def test_a_sender_killed_mid_send_is_finished_by_the_next_run_without_repeats(
@@ -196,7 +196,7 @@ def test_on_a_terminal_a_progress_bar_shows_sent_total_rate_and_eta(
 
 
 def test_following_a_huge_issue_costs_the_database_a_small_share_of_its_time():
-    from newsletters.services.sending import POLL_COST_SHARE, WAIT_POLL_SECONDS, poll_pause
+    from newsletters.services.issues.runs import POLL_COST_SHARE, WAIT_POLL_SECONDS, poll_pause
 
     assert poll_pause(0.002) == WAIT_POLL_SECONDS  # a usual issue is followed closely
     for counting in (0.1, 1.0, 4.0):  # ten million deliveries take seconds to count

@@ -10,14 +10,15 @@ from sqlalchemy import func, select, update
 from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
-    Digest,
-    DigestStatus,
+    Issue,
+    IssueStatus,
     Newsletter,
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
 )
-from newsletters.services import digests, suppressions
+from newsletters.services.issues import compose
+from newsletters.services.mail import suppressions
 from tests.support.mail import html_of, text_of
 from tests.support.readers import add_newsletter, add_readers, add_stories
 
@@ -32,25 +33,25 @@ def _send(runner, *args):
     return runner.invoke(args=["digest", "send", *args])
 
 
-def _issue(app) -> Digest:
+def _issue(app) -> Issue:
     with app.app_context():
-        digest = db.session.scalar(select(Digest).order_by(Digest.id.desc()))
-        db.session.expunge(digest)
-        return digest
+        issue = db.session.scalar(select(Issue).order_by(Issue.id.desc()))
+        db.session.expunge(issue)
+        return issue
 
 
 def test_periods_follow_the_send_weekday_and_hour(app):
     with app.app_context():
         newsletter = Newsletter(slug="x", name="X", send_weekday=4, send_hour=7)  # Fri 07:00
         now = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)  # a Saturday
-        assert digests.due_period(newsletter, now) == digests.Period(
+        assert compose.due_period(newsletter, now) == compose.Period(
             datetime(2026, 11, 20, 7, tzinfo=UTC), datetime(2026, 11, 27, 7, tzinfo=UTC)
         )
-        assert digests.current_period(newsletter, now) == digests.Period(
+        assert compose.current_period(newsletter, now) == compose.Period(
             datetime(2026, 11, 27, 7, tzinfo=UTC), datetime(2026, 12, 4, 7, tzinfo=UTC)
         )
         friday_early = datetime(2026, 11, 27, 6, 59, tzinfo=UTC)
-        assert digests.due_period(newsletter, friday_early).end == datetime(
+        assert compose.due_period(newsletter, friday_early).end == datetime(
             2026, 11, 20, 7, tzinfo=UTC
         )
 
@@ -60,7 +61,7 @@ def test_send_times_are_wall_clock_times_across_daylight_saving(app):
     with app.app_context():
         newsletter = Newsletter(slug="x", name="X", send_weekday=0, send_hour=8)  # Mon 08:00
         after_change = datetime(2026, 10, 27, 12, 0, tzinfo=UTC)  # clocks went back on the 25th
-        period = digests.due_period(newsletter, after_change)
+        period = compose.due_period(newsletter, after_change)
         assert period.end == datetime(2026, 10, 26, 8, tzinfo=UTC)  # 08:00 GMT
         assert period.start == datetime(2026, 10, 19, 7, tzinfo=UTC)  # 08:00 BST
 
@@ -74,7 +75,7 @@ def test_a_due_issue_goes_to_every_active_reader_once(app, runner, smtp_server, 
     again = _send(runner)
     assert again.exit_code == 0 and "the-weekly" in again.output
     assert len(smtp_server.recipients) == 25  # a second run sends nobody anything
-    assert _issue(app).status == DigestStatus.SENT
+    assert _issue(app).status == IssueStatus.SENT
 
 
 def test_the_issue_is_rendered_once_and_each_reader_gets_only_their_own_links(
@@ -167,7 +168,7 @@ def test_dry_run_says_what_would_happen_and_writes_nothing(app, runner, smtp_ser
     result = _send(runner, "--dry-run")
     assert re.search(r"the-weekly .*: would send 3 stories to 7 readers", result.output)
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Digest)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Issue)) == 0
         assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
     assert smtp_server.envelopes == []
 
@@ -180,7 +181,7 @@ def test_a_failed_delivery_fails_the_run_and_is_retried_by_the_next(
     first = _send(runner)
     assert first.exit_code == 1
     assert re.search(r"incomplete; sent 2, failed 1", first.output)
-    assert _issue(app).status == DigestStatus.SENDING
+    assert _issue(app).status == IssueStatus.SENDING
     second = _send(runner)
     assert second.exit_code == 0, second.output
     assert re.search(r"the-weekly .*: sent; sent 1, failed 0", second.output)
@@ -197,7 +198,7 @@ def test_a_refused_address_is_bounced_suppressed_and_the_rest_go_on(
     assert "sent 2, failed 0, bounced 1" in result.output
     with app.app_context():
         assert suppressions.is_suppressed(readers[1])
-    assert _issue(app).status == DigestStatus.SENT  # nothing left to retry
+    assert _issue(app).status == IssueStatus.SENT  # nothing left to retry
 
 
 def test_readers_who_leave_mid_issue_are_skipped(app, runner, smtp_server, weekly):
@@ -268,7 +269,7 @@ def test_preview_writes_the_next_issue_without_sending(app, runner, smtp_server,
     assert "__NL_" not in html and "__NL_" not in text
     assert smtp_server.envelopes == []
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Digest)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Issue)) == 0
 
 
 def test_unknown_newsletter_is_a_clear_error(runner):
@@ -308,6 +309,6 @@ def test_periods_are_in_the_past_for_a_scheduled_run(app):
     with app.app_context():
         newsletter = Newsletter(slug="x", name="X", send_weekday=2, send_hour=8)
         now = datetime.now(UTC)
-        period = digests.due_period(newsletter, now)
+        period = compose.due_period(newsletter, now)
         assert period.end <= now < period.end + timedelta(days=7)
         assert period.end - period.start == timedelta(days=7)

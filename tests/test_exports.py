@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Newsletter
-from newsletters.services import exports
+from newsletters.services.readers import exports
 from tests.support.admin import action_token
 from tests.support.reader import add_demo_newsletters
 from tests.support.readers import add_readers

@@ -12,9 +12,10 @@ import pytest
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import Newsletter, OutboxMessage, OutboxStatus
-from newsletters.services import newsletters, outbox
-from newsletters.services.mailer import Pacer
-from newsletters.services.messages import render_email
+from newsletters.services import catalogue
+from newsletters.services.mail import outbox
+from newsletters.services.mail.render import render_email
+from newsletters.services.mail.smtp import Pacer
 from tests.support.mail import SMTPRecorder, html_of, link_in, password_checker, text_of
 from tests.support.reader import sign_up, submit_form
 from tests.support.tls import rsa_key_pair, server_context
@@ -38,7 +39,7 @@ def settings(settings, smtp_server):
 @pytest.fixture
 def economie(app):
     with app.app_context():
-        newsletters.add_newsletter("economie", "Économie & Marchés", description="L'essentiel.")
+        catalogue.add_newsletter("economie", "Économie & Marchés", description="L'essentiel.")
 
 
 def _subscribe_and_confirm(client, smtp_server):
@@ -96,7 +97,7 @@ def test_text_and_html_carry_the_same_links(app, client, smtp_server, economie):
 
 def test_newsletter_names_cannot_carry_line_breaks(app):
     with app.app_context(), pytest.raises(InvalidInput):
-        newsletters.add_newsletter("evil", "Evil\r\nBcc: victim@example.com")
+        catalogue.add_newsletter("evil", "Evil\r\nBcc: victim@example.com")
 
 
 def test_text_from_the_database_cannot_inject_a_header(app, client, smtp_server):
@@ -160,14 +161,14 @@ def test_the_dkim_key_may_be_a_file(app, client, smtp_server, economie, dkim_key
 def test_dkim_signatures_through_openssl_are_the_ones_dkimpy_would_make(algorithm):
     from dkim.crypto import parse_pem_private_key
 
-    from newsletters.services import dkim_openssl
+    from newsletters.services.mail import dkim_signing
 
     private, _ = rsa_key_pair()
     key = parse_pem_private_key(private)
-    digest = hashlib.new(algorithm, b"the canonicalised headers of an issue")
-    fast = dkim_openssl.rsa_sign(digest.copy(), key)
-    assert fast == dkim_openssl.PURE_PYTHON_SIGN(digest.copy(), key)
-    assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_openssl.rsa_sign  # what dkimpy now calls
+    issue = hashlib.new(algorithm, b"the canonicalised headers of an issue")
+    fast = dkim_signing.rsa_sign(issue.copy(), key)
+    assert fast == dkim_signing.PURE_PYTHON_SIGN(issue.copy(), key)
+    assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_signing.rsa_sign  # what dkimpy now calls
 
 
 def _queue(app, count: int) -> list[int]:
@@ -279,7 +280,7 @@ def _rebind_mail(app):
 
 def test_lines_starting_with_a_dot_arrive_whole_and_the_message_is_not_cut(app, smtp_server):
     """SMTP ends a message at a line holding only ".": such lines must be dot-stuffed."""
-    from newsletters.services.mailer import open_transport
+    from newsletters.services.mail.smtp import open_transport
 
     raw = (
         b"From: The Ledger <newsletters@news.example.com>\r\nTo: reader@example.com\r\n"

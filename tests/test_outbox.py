@@ -11,8 +11,8 @@ from sqlalchemy import event, func, select, update
 
 from newsletters.extensions import db
 from newsletters.models import OutboxMessage, OutboxStatus, Suppression, utcnow
-from newsletters.services import outbox
-from newsletters.services.messages import render_email
+from newsletters.services.mail import outbox
+from newsletters.services.mail.render import render_email
 from tests.support.mail import SMTPRecorder, link_in, text_of
 from tests.support.reader import add_demo_newsletters, sign_up, snapshot, submit_form
 

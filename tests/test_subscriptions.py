@@ -9,9 +9,10 @@ from sqlalchemy import func, select, update
 from newsletters.errors import InvalidToken, NoNewsletterChosen, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import OutboxMessage, Subscriber, Subscription, utcnow
-from newsletters.services import newsletters, preferences, subscriptions
-from newsletters.services.history import Origin
-from newsletters.services.links import confirm_url, preferences_url
+from newsletters.services import catalogue
+from newsletters.services.mail.links import confirm_url, preferences_url
+from newsletters.services.readers import preferences, signup
+from newsletters.services.readers.history import Origin
 from tests.support.reader import add_demo_newsletters, snapshot, statuses
 
 READER = "reader@example.com"
@@ -22,7 +23,7 @@ ORIGIN = Origin(source="form", ip="198.51.100.1", user_agent="Test/1.0")
 def demo(app):
     add_demo_newsletters(app)
     with app.app_context():
-        newsletters.add_newsletter("insiders", "Insiders", public=False)
+        catalogue.add_newsletter("insiders", "Insiders", public=False)
 
 
 @pytest.fixture
@@ -48,22 +49,22 @@ def _confirmations(email=READER) -> int:
 
 
 def test_signup_leaves_newsletters_pending_until_confirmed(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly", "ai-digest"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly", "ai-digest"], ORIGIN)
     assert statuses(app, READER) == {"the-weekly": "pending", "ai-digest": "pending"}
     assert _confirmations() == 1
 
 
 def test_addresses_differing_only_in_case_are_one_reader(app, ctx):
-    subscriptions.subscribe("Reader@Example.com", ["the-weekly"], ORIGIN)
-    subscriptions.subscribe("READER@example.COM", ["ai-digest"], ORIGIN)
+    signup.subscribe("Reader@Example.com", ["the-weekly"], ORIGIN)
+    signup.subscribe("READER@example.COM", ["ai-digest"], ORIGIN)
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 1
     assert set(statuses(app, READER)) == {"the-weekly", "ai-digest"}
 
 
 def test_at_most_one_confirmation_email_per_address_per_interval(app, ctx):
     for _ in range(5):
-        subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
-    subscriptions.subscribe(READER, ["ai-digest"], ORIGIN)
+        signup.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["ai-digest"], ORIGIN)
     assert _confirmations() == 1
 
     # Ten minutes later the reader (or the bomber) may get one more.
@@ -71,25 +72,25 @@ def test_at_most_one_confirmation_email_per_address_per_interval(app, ctx):
         update(Subscriber).values(confirmation_sent_at=utcnow() - timedelta(minutes=11))
     )
     db.session.commit()
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     assert _confirmations() == 2
 
 
 def test_a_later_confirmation_covers_everything_asked_for_meanwhile(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
-    subscriptions.subscribe(READER, ["ai-digest"], ORIGIN)  # throttled: no second email
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["ai-digest"], ORIGIN)  # throttled: no second email
     token = _token(confirm_url(_subscriber()))
-    outcome = subscriptions.confirm_subscription(token, ORIGIN)
+    outcome = signup.confirm_subscription(token, ORIGIN)
     assert sorted(n.slug for n in outcome.added) == ["ai-digest", "the-weekly"]
     assert statuses(app, READER) == {"the-weekly": "active", "ai-digest": "active"}
 
 
 def test_confirming_twice_sends_one_welcome(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     token = _token(confirm_url(_subscriber()))
-    assert subscriptions.confirm_subscription(token, ORIGIN).added
-    assert not subscriptions.confirm_subscription(token, ORIGIN).added
+    assert signup.confirm_subscription(token, ORIGIN).added
+    assert not signup.confirm_subscription(token, ORIGIN).added
     welcomes = db.session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "welcome")
     )
@@ -97,19 +98,19 @@ def test_confirming_twice_sends_one_welcome(app, ctx):
 
 
 def test_requests_older_than_a_confirm_link_are_not_confirmed(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     db.session.execute(update(Subscription).values(requested_at=utcnow() - timedelta(days=8)))
     db.session.commit()
     token = _token(confirm_url(_subscriber()))
-    assert subscriptions.confirm_subscription(token, ORIGIN).added == []
+    assert signup.confirm_subscription(token, ORIGIN).added == []
     assert statuses(app, READER) == {"the-weekly": "pending"}
 
 
 def test_already_subscribed_reader_gets_a_reminder_not_a_confirmation(app, ctx):
     app.config["CONFIRMATION_EMAIL_INTERVAL"] = 0
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
-    subscriptions.confirm_subscription(_token(confirm_url(_subscriber())), ORIGIN)
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.confirm_subscription(_token(confirm_url(_subscriber())), ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
     assert kinds == ["confirmation", "welcome", "already_subscribed"]
     assert statuses(app, READER) == {"the-weekly": "active"}
@@ -127,12 +128,12 @@ def test_already_subscribed_reader_gets_a_reminder_not_a_confirmation(app, ctx):
 def test_signup_for_nothing_or_unknown_newsletters_changes_nothing(app, ctx, slugs, error):
     before = snapshot(app)
     with pytest.raises(error):
-        subscriptions.subscribe(READER, slugs, ORIGIN)
+        signup.subscribe(READER, slugs, ORIGIN)
     assert snapshot(app) == before
 
 
 def test_preferences_apply_at_once_and_record_consent(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     token = _token(preferences_url(_subscriber()))
     outcome = preferences.update_preferences(token, ["ai-digest"], ORIGIN)
     assert [n.slug for n in outcome.added] == ["ai-digest"]
@@ -142,7 +143,7 @@ def test_preferences_apply_at_once_and_record_consent(app, ctx):
 
 
 def test_preferences_refuse_newsletters_the_reader_cannot_pick(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     token = _token(preferences_url(_subscriber()))
     before = snapshot(app)
     for slugs in (["no-such-newsletter"], ["insiders"], ["the-weekly", "nope"]):
@@ -152,13 +153,13 @@ def test_preferences_refuse_newsletters_the_reader_cannot_pick(app, ctx):
 
 
 def test_links_die_when_the_reader_is_erased(app, ctx):
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     subscriber = _subscriber()
     links = [_token(confirm_url(subscriber)), _token(preferences_url(subscriber))]
     db.session.delete(subscriber)
     db.session.commit()
     with pytest.raises(InvalidToken):
-        subscriptions.confirm_subscription(links[0], ORIGIN)
+        signup.confirm_subscription(links[0], ORIGIN)
     with pytest.raises(InvalidToken):
         preferences.update_preferences(links[1], ["the-weekly"], ORIGIN)
 
@@ -167,7 +168,7 @@ def test_lost_link_mails_known_addresses_only(app, ctx):
     preferences.request_preferences_link("stranger@example.com", ORIGIN)
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
-    subscriptions.subscribe(READER, ["the-weekly"], ORIGIN)
+    signup.subscribe(READER, ["the-weekly"], ORIGIN)
     preferences.request_preferences_link(READER, ORIGIN)
     preferences.request_preferences_link(READER, ORIGIN)  # throttled like confirmations
     kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
@@ -182,7 +183,7 @@ def test_concurrent_first_signups_for_one_address_make_one_reader_and_one_email(
         with app.app_context():
             try:
                 barrier.wait()
-                subscriptions.subscribe(READER, [slug], ORIGIN)
+                signup.subscribe(READER, [slug], ORIGIN)
             except Exception as exc:  # collected and asserted below
                 errors.append(exc)
             finally:

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from newsletters.errors import ExpiredToken, InvalidToken
-from newsletters.services.tokens import Purpose, make_token, read_token
+from newsletters.services.core.tokens import Purpose, make_token, read_token
 
 
 def test_a_token_reads_back_for_its_own_purpose_only(app):

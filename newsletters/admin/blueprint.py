@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
-from newsletters.services import audit
+from newsletters.services.console import audit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -2,7 +2,7 @@
 
 from markupsafe import Markup, escape
 
-from newsletters.services.dashboard import Activity
+from newsletters.services.console.dashboard import Activity
 
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28

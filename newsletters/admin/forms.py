@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from newsletters.services.newsletters import WEEKDAYS
+from newsletters.services.catalogue import WEEKDAYS
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 

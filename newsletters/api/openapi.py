@@ -2,7 +2,7 @@
 
 from flask import current_app
 
-from newsletters.services.newsletters import all_newsletters
+from newsletters.services.catalogue import all_newsletters
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -8,8 +8,11 @@ from newsletters.extensions import csrf
 from newsletters.http import request_origin
 from newsletters.limits import limit_per_address, limit_per_ip
 from newsletters.models import Story
-from newsletters.services import api_tokens, idempotency, stories, subscriptions
-from newsletters.services.newsletters import public_newsletters
+from newsletters.services.catalogue import public_newsletters
+from newsletters.services.console import api_tokens
+from newsletters.services.core import idempotency
+from newsletters.services.issues import stories
+from newsletters.services.readers import signup
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # API clients authenticate with a bearer token, not a session cookie
@@ -56,8 +59,8 @@ def create_subscription():
         idempotency.check_key(request.headers.get("Idempotency-Key")),
         "api-subscriptions",
         idempotency.fingerprint(email, sorted(slugs)),
-        lambda: subscriptions.subscribe(email, slugs, request_origin("api")),
-        lambda _: (202, {"status": "accepted", "message": subscriptions.SIGNUP_ANSWER}),
+        lambda: signup.subscribe(email, slugs, request_origin("api")),
+        lambda _: (202, {"status": "accepted", "message": signup.SIGNUP_ANSWER}),
     )
     return jsonify(body), status
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, render_template
 
-from newsletters.services import devmailbox
+from newsletters.services.mail import devmailbox
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 

@@ -2,14 +2,14 @@
 
 from newsletters.models.admin import AdminRole, AdminUser, AuditLog, ImportJob, ImportStatus
 from newsletters.models.api_token import ApiToken
-from newsletters.models.digest import (
+from newsletters.models.idempotency import IdempotencyRecord
+from newsletters.models.issue import (
     Delivery,
     DeliveryStatus,
-    Digest,
-    DigestStatus,
+    Issue,
+    IssueStatus,
     Story,
 )
-from newsletters.models.idempotency import IdempotencyRecord
 from newsletters.models.newsletter import Cadence, Newsletter
 from newsletters.models.outbox import OutboxMessage, OutboxStatus
 from newsletters.models.subscriber import (
@@ -31,8 +31,8 @@ __all__ = [
     "Cadence",
     "Delivery",
     "DeliveryStatus",
-    "Digest",
-    "DigestStatus",
+    "Issue",
+    "IssueStatus",
     "IdempotencyRecord",
     "ImportJob",
     "ImportStatus",

@@ -9,7 +9,7 @@ from newsletters.extensions import db
 from newsletters.http import json_error, wants_json
 from newsletters.public import forms, pages
 from newsletters.public.support import save_failed_text, support_mailto, ticked_names
-from newsletters.services.newsletters import last_known_cards
+from newsletters.services.catalogue import last_known_cards
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from newsletters.errors import FormExpired, InvalidToken
-from newsletters.services.addresses import MAX_ADDRESS_LENGTH
-from newsletters.services.newsletters import MAX_CHOICES, Card
-from newsletters.services.tokens import Purpose, make_token, read_token
+from newsletters.services.catalogue import MAX_CHOICES, Card
+from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH
+from newsletters.services.core.tokens import Purpose, make_token, read_token
 
 SIGNUP_SOURCES = ("form", "embed")
 

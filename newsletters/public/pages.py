@@ -8,7 +8,7 @@ from newsletters.errors import InvalidInput
 from newsletters.public import forms
 from newsletters.public.support import support_mailto
 from newsletters.security import allow_framing
-from newsletters.services.newsletters import Card
+from newsletters.services.catalogue import Card
 
 
 def new_key() -> str:

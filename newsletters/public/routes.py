@@ -24,15 +24,18 @@ from newsletters.http import json_error, private_page, request_origin, wants_jso
 from newsletters.limits import limit_per_address, limit_per_ip
 from newsletters.public import failures, forms, pages, support
 from newsletters.security import allow_framing
-from newsletters.services import captcha, health, idempotency, links, preferences, subscriptions
-from newsletters.services.newsletters import signup_cards
-from newsletters.services.tokens import Purpose
+from newsletters.services.catalogue import signup_cards
+from newsletters.services.console import health
+from newsletters.services.core import idempotency
+from newsletters.services.core.tokens import Purpose
+from newsletters.services.mail import links
+from newsletters.services.readers import captcha, preferences, signup
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
-THANKS = subscriptions.SIGNUP_ANSWER
+THANKS = signup.SIGNUP_ANSWER
 SAVE_ENDPOINTS = {"public.subscribe", "public.save_preferences"}
 
 
@@ -77,7 +80,7 @@ def subscribe():
             _idempotency_key(),
             "subscribe",
             idempotency.fingerprint(submission.email, sorted(submission.newsletters)),
-            lambda: subscriptions.subscribe(
+            lambda: signup.subscribe(
                 submission.email,
                 submission.newsletters,
                 request_origin(submission.source),
@@ -114,11 +117,11 @@ def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
 @private_page
 def confirm(token: str):
     """A page whose script confirms at once; a GET itself never changes anything."""
-    subscriber = subscriptions.subscriber_from_token(Purpose.CONFIRM, token)
+    subscriber = signup.subscriber_from_token(Purpose.CONFIRM, token)
     return render_template(
         "public/confirm.html",
         token=token,
-        awaiting=subscriptions.awaiting_confirmation(subscriber),
+        awaiting=signup.awaiting_confirmation(subscriber),
     )
 
 
@@ -126,11 +129,11 @@ def confirm(token: str):
 @private_page
 def confirm_post(token: str):
     """Confirm the reader's pending newsletters."""
-    outcome = subscriptions.confirm_subscription(token, request_origin("confirm-link"))
+    outcome = signup.confirm_subscription(token, request_origin("confirm-link"))
     return render_template(
         "public/confirmed.html",
         added=outcome.added,
-        active=subscriptions.active_newsletters(outcome.subscriber),
+        active=signup.active_newsletters(outcome.subscriber),
         preferences_url=links.preferences_url(outcome.subscriber),
     )
 
@@ -142,7 +145,7 @@ def confirm_post(token: str):
 @private_page
 def show_preferences(token: str):
     """The preference center: every public newsletter in its current state."""
-    subscriber = subscriptions.subscriber_from_token(Purpose.PREFERENCES, token)
+    subscriber = signup.subscriber_from_token(Purpose.PREFERENCES, token)
     choices = preferences.preference_choices(subscriber)
     return render_template(
         "public/preferences.html",
@@ -174,7 +177,7 @@ def save_preferences(token: str):
         return preferences.update_preferences(token, slugs, origin)
 
     def answer(outcome):
-        active = [n.slug for n in subscriptions.active_newsletters(outcome.subscriber)]
+        active = [n.slug for n in signup.active_newsletters(outcome.subscriber)]
         return 200, {"status": "ok", "message": message, "newsletters": active}
 
     status, body = idempotency.apply_once(

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from flask import current_app, request
 from markupsafe import Markup, escape
 
-from newsletters.services import captcha
+from newsletters.services.readers import captcha
 
 SAVE_FAILED_MESSAGE = (
     "It looks like something went wrong. We're having trouble saving your preferences. "

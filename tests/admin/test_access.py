@@ -145,7 +145,7 @@ def test_every_console_page_renders_for_a_signed_in_admin(app, client, role):
         "/admin/imports/new",
         "/admin/stories",
         "/admin/stories/new",
-        "/admin/digests",
+        "/admin/issues",
         "/admin/suppressions",
         "/admin/audit",
     ):

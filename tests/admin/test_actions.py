@@ -11,14 +11,14 @@ from newsletters.models import (
     AuditLog,
     Delivery,
     DeliveryStatus,
-    Digest,
+    Issue,
     Newsletter,
     OutboxMessage,
     Story,
     Subscriber,
     Suppression,
 )
-from newsletters.services import suppressions
+from newsletters.services.mail import suppressions
 from tests.support.admin import action_token
 from tests.support.mail import link_in
 from tests.support.reader import add_demo_newsletters, sign_up, statuses, submit_form
@@ -234,9 +234,9 @@ def test_issues_preview_test_send_cancel_and_resend(app, owner, mailbox):
     with app.app_context():
         weekly = db.session.scalar(select(Newsletter.id).filter_by(slug="the-weekly"))
     add_stories(app, weekly, 3, period="current")
-    preview = owner.get("/admin/digests/the-weekly/preview")
+    preview = owner.get("/admin/issues/the-weekly/preview")
     assert preview.status_code == 200 and "Story number" in preview.get_data(as_text=True)
-    _post(owner, "/admin/digests/the-weekly/test", address="editor@publisher.example")
+    _post(owner, "/admin/issues/the-weekly/test", address="editor@publisher.example")
     test = mailbox.last(to="editor@publisher.example")
     assert test["Subject"].startswith("[Test] The Weekly")
 
@@ -247,24 +247,24 @@ def test_issues_preview_test_send_cancel_and_resend(app, owner, mailbox):
 
     mail.init_app(app)
     assert app.test_cli_runner().invoke(args=["digest", "send", "--force"]).exit_code == 1
-    key = _uuid(app, Digest, newsletter_id=weekly)
+    key = _uuid(app, Issue, newsletter_id=weekly)
     with app.app_context():
         db.session.execute(db.update(Delivery).values(status=DeliveryStatus.FAILED))
         db.session.commit()
-    assert "3" in owner.get("/admin/digests").get_data(as_text=True)
-    cancelled = _post(owner, f"/admin/digests/{key}/cancel-failures")
+    assert "3" in owner.get("/admin/issues").get_data(as_text=True)
+    cancelled = _post(owner, f"/admin/issues/{key}/cancel-failures")
     assert cancelled.status_code == 302, cancelled.get_data(as_text=True)[:3000]
     with app.app_context():
         assert set(db.session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
-        assert db.session.scalar(select(Digest.status)).value == "sent"  # the only issue
-    _post(owner, f"/admin/digests/{key}/resend-failures")
+        assert db.session.scalar(select(Issue.status)).value == "sent"  # the only issue
+    _post(owner, f"/admin/issues/{key}/resend-failures")
     with app.app_context():
         assert set(db.session.scalars(select(Delivery.status))) == {DeliveryStatus.PENDING}
-        assert db.session.scalar(select(Digest.status)).value == "sending"
+        assert db.session.scalar(select(Issue.status)).value == "sending"
     assert [a for a, _ in _audit(app)] == [
-        "digest.test",
-        "digest.cancel_failures",
-        "digest.resend_failures",
+        "issue.test",
+        "issue.cancel_failures",
+        "issue.resend_failures",
     ]
 
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Event, EventKind, ImportJob, Subscriber, SuppressionReason
-from newsletters.services import imports, suppressions
+from newsletters.services.mail import suppressions
+from newsletters.services.readers import imports
 from tests.support.admin import action_token
 from tests.support.reader import add_demo_newsletters, sign_up, statuses, submit_form
 
@@ -37,7 +38,7 @@ def demo(app):
     reader = app.test_client()
     sign_up(reader, "left@example.com", "climate-report")
     with app.app_context():
-        from newsletters.services.links import unsubscribe_url
+        from newsletters.services.mail.links import unsubscribe_url
 
         subscriber = db.session.scalar(select(Subscriber).filter_by(email="left@example.com"))
         path = unsubscribe_url(subscriber).removeprefix("http://newsletters.test")

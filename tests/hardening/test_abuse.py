@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from newsletters.extensions import db
 from newsletters.models import OutboxMessage, Subscriber, SuppressionReason, utcnow
-from newsletters.services import suppressions
+from newsletters.services.mail import suppressions
 from tests.support.mail import html_of, link_in, text_of
 from tests.support.reader import (
     add_demo_newsletters,

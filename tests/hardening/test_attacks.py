@@ -9,8 +9,9 @@ from sqlalchemy import select
 from newsletters import create_app
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Story, Subscriber, utcnow
-from newsletters.services import newsletters, subscribers
-from newsletters.services.links import confirm_url, preferences_url, unsubscribe_url
+from newsletters.services import catalogue
+from newsletters.services.mail.links import confirm_url, preferences_url, unsubscribe_url
+from newsletters.services.readers import audience
 from tests.support.mail import html_of, link_in, text_of
 from tests.support.reader import (
     add_demo_newsletters,
@@ -74,7 +75,7 @@ def test_an_expired_confirm_link_is_refused(app, client, links):
 
 def test_an_erased_readers_links_are_dead(app, client, links):
     with app.app_context():
-        subscribers.erase(str(db.session.scalar(select(Subscriber.uuid))))
+        audience.erase(str(db.session.scalar(select(Subscriber.uuid))))
     before = snapshot(app)
     for route in TOKEN_ROUTES:
         for response in _every_way_in(client, route, links[route]):
@@ -90,7 +91,7 @@ def test_line_breaks_in_an_address_are_refused(app, client, mailbox):
 
 def test_subject_templates_are_one_line(app):
     with app.app_context(), pytest.raises(Exception, match="one line"):
-        newsletters.check_subject_template("Hi\r\nBcc: x@example.com")
+        catalogue.check_subject_template("Hi\r\nBcc: x@example.com")
 
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

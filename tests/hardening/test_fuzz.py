@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from newsletters.extensions import db, limiter
 from newsletters.models import Subscriber, Subscription
-from newsletters.services.links import preferences_url
+from newsletters.services.mail.links import preferences_url
 from tests.support.reader import add_demo_newsletters, csrf_token_in
 
 SLUGS = ["the-weekly", "ai-digest", "climate-report", "morning-briefing"]

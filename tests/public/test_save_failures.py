@@ -222,12 +222,12 @@ def test_a_locked_sqlite_or_a_serialization_failure_is_retried_inside_the_reques
         fault = FailFirstInserts(database_url, 1).__enter__()
         lift = fault.spend_one
     watcher = RetryWatcher()
-    logging.getLogger("newsletters.services.transactions").addHandler(watcher)
+    logging.getLogger("newsletters.services.core.transactions").addHandler(watcher)
     try:
-        with caplog.at_level(logging.INFO, logger="newsletters.services.transactions"):
+        with caplog.at_level(logging.INFO, logger="newsletters.services.core.transactions"):
             response = sign_up(client, READER, "the-weekly")
     finally:
-        logging.getLogger("newsletters.services.transactions").removeHandler(watcher)
+        logging.getLogger("newsletters.services.core.transactions").removeHandler(watcher)
         if not is_sqlite(database_url):
             fault.__exit__(None, None, None)
         elif fault.lock is not None:

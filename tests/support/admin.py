@@ -7,7 +7,7 @@ PASSWORD = "correct horse battery staple"
 
 def create_admin(app, email: str, role: str = "owner") -> str:
     """An administrator with the test password; returns the address."""
-    from newsletters.services import admins
+    from newsletters.services.console import admins
 
     with app.app_context():
         admins.create_admin(email, PASSWORD, role)

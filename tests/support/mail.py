@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from newsletters.services import devmailbox
+from newsletters.services.mail import devmailbox
 
 
 def free_port() -> int:

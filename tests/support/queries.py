@@ -17,7 +17,7 @@ from newsletters.models import (
     Subscription,
     utcnow,
 )
-from newsletters.services.links import preferences_url
+from newsletters.services.mail.links import preferences_url
 from tests.support.admin import create_admin, sign_in
 from tests.support.readers import active_subscription, add_newsletter, add_readers
 

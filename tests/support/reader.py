@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Event, Subscriber, Subscription
-from newsletters.services import newsletters
+from newsletters.services import catalogue
 
 CSRF_FIELD = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 VALUE = re.compile(r'value="([^"]+)"')
@@ -23,7 +23,7 @@ def csrf_token_in(html: str) -> str:
 def add_demo_newsletters(app) -> None:
     """The four demo newsletters: the-weekly, ai-digest, climate-report, morning-briefing."""
     with app.app_context():
-        newsletters.add_demo_newsletters()
+        catalogue.add_demo_newsletters()
 
 
 def sign_up(client, email: str, *slugs: str, headers: dict | None = None, **fields):

@@ -6,7 +6,7 @@ from flask_login import current_user, login_user, logout_user
 from newsletters.admin.blueprint import actor, bp, safe_next
 from newsletters.admin.forms import ActionForm, LoginForm
 from newsletters.extensions import limiter
-from newsletters.services import admins, audit
+from newsletters.services.console import admins, audit
 
 
 def _login_email_key() -> str:

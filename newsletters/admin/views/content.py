@@ -8,9 +8,9 @@ from newsletters.admin.forms import ActionForm, StoryForm, TestSendForm
 from newsletters.dev.routes import EMAIL_PREVIEW_CSP
 from newsletters.errors import InvalidInput
 from newsletters.models import utcnow
-from newsletters.services import deliveries, digests, stories
-from newsletters.services.newsletters import all_newsletters
-from newsletters.services.stories import StoryInput
+from newsletters.services.catalogue import all_newsletters
+from newsletters.services.issues import compose, deliveries, stories
+from newsletters.services.issues.stories import StoryInput
 
 
 def _story_form(story=None) -> StoryForm:
@@ -107,11 +107,11 @@ def delete_story(uuid: str):
     return redirect(url_for("admin.stories_list"))
 
 
-@bp.get("/digests")
-def digests_list():
+@bp.get("/issues")
+def issues_list():
     """Issues with their status and deliveries; each newsletter's next issue to preview."""
     return render_template(
-        "admin/digests.html",
+        "admin/issues.html",
         issues=deliveries.issues_overview(limit=50),
         newsletters=[n for n in all_newsletters() if not n.is_archived],
         test_form=TestSendForm(),
@@ -119,24 +119,30 @@ def digests_list():
     )
 
 
-@bp.get("/digests/<slug>/preview")
-def preview_digest(slug: str):
+@bp.get("/digests")
+def old_issues_list():
+    """Where the issues page used to be: bookmarks keep working."""
+    return redirect(url_for("admin.issues_list"), code=301)
+
+
+@bp.get("/issues/<slug>/preview")
+def preview_issue(slug: str):
     """The next issue as readers would see it, as it stands now."""
-    _, email, _ = digests.preview(slug, utcnow())
+    _, email, _ = compose.preview(slug, utcnow())
     return Response(email.html, headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP})
 
 
-@bp.post("/digests/<slug>/test")
-def test_digest(slug: str):
+@bp.post("/issues/<slug>/test")
+def test_issue(slug: str):
     """Send the next issue to one address."""
     form = TestSendForm()
     if form.validate_on_submit():
         try:
             sent_to = audited(
-                "digest.test",
+                "issue.test",
                 "newsletter",
                 slug,
-                lambda: digests.send_test(slug, form.address.data, utcnow()),
+                lambda: compose.send_test(slug, form.address.data, utcnow()),
                 detail={"to": form.address.data},
             )
         except InvalidInput as error:
@@ -145,24 +151,24 @@ def test_digest(slug: str):
             flash(f"A test of the next issue is on its way to {sent_to}.")
     else:
         flash("Enter the address to send the test to.")
-    return redirect(url_for("admin.digests_list"))
+    return redirect(url_for("admin.issues_list"))
 
 
-@bp.post("/digests/<uuid>/cancel-failures")
+@bp.post("/issues/<uuid>/cancel-failures")
 def cancel_failures(uuid: str):
     """Stop retrying an issue's failed deliveries."""
     count = audited(
-        "digest.cancel_failures", "digest", uuid, lambda: deliveries.cancel_failures(uuid)
+        "issue.cancel_failures", "issue", uuid, lambda: deliveries.cancel_failures(uuid)
     )
     flash(f"Cancelled {count} failed deliveries.")
-    return redirect(url_for("admin.digests_list"))
+    return redirect(url_for("admin.issues_list"))
 
 
-@bp.post("/digests/<uuid>/resend-failures")
+@bp.post("/issues/<uuid>/resend-failures")
 def resend_failures(uuid: str):
     """Try an issue's failed deliveries again, with the next run."""
     count = audited(
-        "digest.resend_failures", "digest", uuid, lambda: deliveries.resend_failures(uuid)
+        "issue.resend_failures", "issue", uuid, lambda: deliveries.resend_failures(uuid)
     )
     flash(f"{count} deliveries will be tried again with the next run of flask digest send.")
-    return redirect(url_for("admin.digests_list"))
+    return redirect(url_for("admin.issues_list"))

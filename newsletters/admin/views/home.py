@@ -4,8 +4,9 @@ from flask import render_template
 
 from newsletters.admin import charts
 from newsletters.admin.blueprint import bp
-from newsletters.services import dashboard as stats
-from newsletters.services import deliveries, outbox
+from newsletters.services.console import dashboard as stats
+from newsletters.services.issues import deliveries
+from newsletters.services.mail import outbox
 
 
 @bp.get("/")

@@ -7,7 +7,7 @@ from newsletters.admin.blueprint import audited, bp
 from newsletters.admin.forms import ActionForm, ImportForm
 from newsletters.errors import InvalidInput
 from newsletters.models import ImportStatus
-from newsletters.services import imports
+from newsletters.services.readers import imports
 
 
 @bp.route("/imports/new", methods=["GET", "POST"])

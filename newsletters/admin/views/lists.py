@@ -5,7 +5,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from newsletters.admin.blueprint import audited, bp, owner_only
 from newsletters.admin.forms import ActionForm, AdminForm, SuppressionForm
 from newsletters.errors import InvalidInput
-from newsletters.services import admins, audit, suppressions
+from newsletters.services.console import admins, audit
+from newsletters.services.mail import suppressions
 
 
 def _before() -> int | None:

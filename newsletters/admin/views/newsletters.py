@@ -5,8 +5,8 @@ from flask import flash, redirect, render_template, url_for
 from newsletters.admin.blueprint import audited, bp
 from newsletters.admin.forms import ActionForm, NewsletterForm
 from newsletters.errors import InvalidInput
-from newsletters.services import newsletters as service
-from newsletters.services.newsletters import WEEKDAYS, NewsletterInput
+from newsletters.services import catalogue as service
+from newsletters.services.catalogue import WEEKDAYS, NewsletterInput
 
 
 @bp.get("/newsletters")

@@ -8,14 +8,14 @@ from newsletters.admin.blueprint import audited, bp, owner_only
 from newsletters.admin.forms import ActionForm
 from newsletters.errors import InvalidInput
 from newsletters.models import SubscriptionStatus, utcnow
-from newsletters.services import exports, subscribers
-from newsletters.services.history import Origin
-from newsletters.services.newsletters import all_newsletters
+from newsletters.services.catalogue import all_newsletters
+from newsletters.services.readers import audience, exports
+from newsletters.services.readers.history import Origin
 
 
-def _filters() -> subscribers.Filters:
+def _filters() -> audience.Filters:
     source = request.values
-    return subscribers.Filters(
+    return audience.Filters(
         query=source.get("q", "")[:320],
         newsletter=source.get("newsletter", ""),
         status=source.get("status", ""),
@@ -32,15 +32,15 @@ def subscribers_list():
     """Search by the start of an address; filter by newsletter and status; page by id."""
     filters = _filters()
     try:
-        page = subscribers.page_of(filters, after=_int("after"), before=_int("before"))
+        page = audience.page_of(filters, after=_int("after"), before=_int("before"))
     except InvalidInput as error:
         flash(error.message)
-        filters, page = subscribers.Filters(), subscribers.page_of(subscribers.Filters())
+        filters, page = audience.Filters(), audience.page_of(audience.Filters())
     return render_template(
         "admin/subscribers.html",
         filters=filters,
         page=page,
-        standing=subscribers.newsletters_of(page.subscribers),
+        standing=audience.newsletters_of(page.subscribers),
         newsletters=all_newsletters(),
         statuses=[s.value for s in SubscriptionStatus],
         action=ActionForm(),
@@ -69,11 +69,11 @@ def export_subscribers():
 @bp.get("/subscribers/<uuid>")
 def subscriber(uuid: str):
     """One reader: their newsletters and their whole history, consent records included."""
-    reader = subscribers.by_uuid(uuid)
+    reader = audience.by_uuid(uuid)
     return render_template(
         "admin/subscriber.html",
         reader=reader,
-        events=subscribers.history(reader),
+        events=audience.history(reader),
         action=ActionForm(),
     )
 
@@ -90,7 +90,7 @@ def unsubscribe_subscriber(uuid: str):
         "subscriber.unsubscribe",
         "subscriber",
         uuid,
-        lambda: subscribers.unsubscribe(uuid, slug, _origin()),
+        lambda: audience.unsubscribe(uuid, slug, _origin()),
         detail=lambda removed: {"newsletters": removed},
     )
     flash(f"Unsubscribed from {', '.join(left)}." if left else "Nothing to unsubscribe from.")
@@ -105,7 +105,7 @@ def resend_confirmation(uuid: str):
             "subscriber.resend_confirmation",
             "subscriber",
             uuid,
-            lambda: subscribers.resend_confirmation(uuid),
+            lambda: audience.resend_confirmation(uuid),
         )
     except InvalidInput as error:
         flash(error.message)
@@ -117,7 +117,7 @@ def resend_confirmation(uuid: str):
 @bp.post("/subscribers/<uuid>/export.json")
 def export_subscriber(uuid: str):
     """Everything we hold about the reader, as a JSON file (a subject access request)."""
-    data = audited("subscriber.export", "subscriber", uuid, lambda: subscribers.export_one(uuid))
+    data = audited("subscriber.export", "subscriber", uuid, lambda: audience.export_one(uuid))
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),
         mimetype="application/json",
@@ -129,6 +129,6 @@ def export_subscriber(uuid: str):
 @owner_only
 def erase_subscriber(uuid: str):
     """Erase the reader (owners only): data gone, address kept suppressed by its hash."""
-    audited("subscriber.erase", "subscriber", uuid, lambda: subscribers.erase(uuid))
+    audited("subscriber.erase", "subscriber", uuid, lambda: audience.erase(uuid))
     flash("The reader has been erased. Their address stays suppressed, by its hash only.")
     return redirect(url_for("admin.subscribers_list"))

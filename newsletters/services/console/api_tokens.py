@@ -9,8 +9,8 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput, Unauthorized
 from newsletters.extensions import db
 from newsletters.models import ApiToken, utcnow
-from newsletters.services.newsletters import has_control_characters
-from newsletters.services.transactions import atomic
+from newsletters.services.catalogue import has_control_characters
+from newsletters.services.core.transactions import atomic
 
 TOKEN_PREFIX = "nl_"
 # Recording every use would turn each API call into a write; once a minute is enough to audit.

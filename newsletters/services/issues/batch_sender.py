@@ -20,14 +20,13 @@ from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
     DeliveryStatus,
-    Digest,
+    Issue,
     Subscriber,
     Subscription,
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import mailer, mime, suppressions
-from newsletters.services.deliveries import (
+from newsletters.services.issues.deliveries import (
     BOUNCED,
     FAILED,
     SENT,
@@ -37,8 +36,9 @@ from newsletters.services.deliveries import (
     Outcomes,
     write_outcomes,
 )
-from newsletters.services.journal import Journal
-from newsletters.services.links import (
+from newsletters.services.issues.journal import Journal
+from newsletters.services.mail import mime, smtp, suppressions
+from newsletters.services.mail.links import (
     PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
     ReaderLinks,
@@ -54,27 +54,27 @@ def _claim_token() -> tuple[str, str]:
 class Sender:
     """Sends one issue: claims batches until none is left. Many may run at once."""
 
-    def __init__(self, digest: Digest) -> None:
-        newsletter = digest.newsletter
-        self.digest = digest
+    def __init__(self, issue: Issue) -> None:
+        newsletter = issue.newsletter
+        self.issue = issue
         self.newsletter_id = newsletter.id
         self.batch_size = current_app.config["DIGEST_BATCH_SIZE"]
         self.template = mime.MessageTemplate(
-            subject=digest.subject,
-            text=digest.text_body,
-            html=digest.html_body,
-            date=digest.rendered_at,
+            subject=issue.subject,
+            text=issue.text_body,
+            html=issue.html_body,
+            date=issue.rendered_at,
             from_name=newsletter.from_name,
             list_id_value=mime.list_id(newsletter.slug, newsletter.name),
         )
         self.links = ReaderLinks(newsletter)
-        self.message_id_prefix = f"<{digest.uuid}."
+        self.message_id_prefix = f"<{issue.uuid}."
         self.message_id_suffix = f"@{site_domain(current_app)}>"
 
     def run(self, progress=None) -> DeliveryReport:
         """Send until no pending delivery is left; ``progress(n)`` after each batch."""
         report = DeliveryReport()
-        with mailer.open_transport() as transport:
+        with smtp.open_transport() as transport:
             while claimed := self._claim():
                 token, key, ids = claimed
                 batch = self._send_batch(token, key, ids, transport)
@@ -89,7 +89,7 @@ class Sender:
         token, key = _claim_token()
         pending = (
             select(Delivery.id)
-            .where(Delivery.digest_id == self.digest.id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.issue_id == self.issue.id, Delivery.status == DeliveryStatus.PENDING)
             .order_by(Delivery.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
@@ -144,17 +144,17 @@ class Sender:
                             self._send_one(transport, delivery_id, subscriber_uuid, address),
                             "",
                         )
-                    except mailer.ServerUnavailable as exc:
+                    except smtp.ServerUnavailable as exc:
                         error = str(exc)
                         break
-                    except mailer.DeliveryError as exc:
+                    except smtp.DeliveryError as exc:
                         outcome = BOUNCED if exc.permanent else FAILED
                         detail = str(exc)
                         if exc.bad_recipient:
                             outcomes.bounced_addresses.append(address)
                 journal.record(delivery_id, outcome, detail)
                 outcomes.add(delivery_id, outcome, detail)
-            write_outcomes(self.digest, token, outcomes)
+            write_outcomes(self.issue, token, outcomes)
             if error:
                 _release(token)
             journal.discard()

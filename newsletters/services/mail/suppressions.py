@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.extensions import db
 from newsletters.models import Suppression, SuppressionReason
-from newsletters.services.addresses import normalize_email
-from newsletters.services.sql import insert
-from newsletters.services.transactions import atomic
+from newsletters.services.core.addresses import normalize_email
+from newsletters.services.core.sql import insert
+from newsletters.services.core.transactions import atomic
 
 
 def address_hash(address: str) -> str:

@@ -12,8 +12,8 @@ from werkzeug.security import check_password_hash
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import AdminRole, AdminUser, utcnow
-from newsletters.services.addresses import normalize_email
-from newsletters.services.transactions import atomic
+from newsletters.services.core.addresses import normalize_email
+from newsletters.services.core.transactions import atomic
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5

@@ -28,11 +28,12 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import sql, suppressions
-from newsletters.services.addresses import normalize_email
-from newsletters.services.history import Origin
-from newsletters.services.subscriptions import import_subscription
-from newsletters.services.transactions import atomic
+from newsletters.services.core import sql
+from newsletters.services.core.addresses import normalize_email
+from newsletters.services.core.transactions import atomic
+from newsletters.services.mail import suppressions
+from newsletters.services.readers.history import Origin
+from newsletters.services.readers.signup import import_subscription
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from newsletters.models import Newsletter, Subscriber
-from newsletters.services.tokens import Purpose, make_token, serializer
+from newsletters.services.core.tokens import Purpose, make_token, serializer
 
 TOKEN_MARK = "__TOKEN__"
 # Written into an issue rendered once, and replaced by each reader's own links.

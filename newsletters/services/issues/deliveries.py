@@ -20,17 +20,18 @@ from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
     DeliveryStatus,
-    Digest,
-    DigestStatus,
+    Issue,
+    IssueStatus,
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
     utcnow,
 )
-from newsletters.services import sql, suppressions
-from newsletters.services.journal import read_journal, remove_journal
-from newsletters.services.sql import insert
-from newsletters.services.transactions import atomic
+from newsletters.services.core import sql
+from newsletters.services.core.sql import insert
+from newsletters.services.core.transactions import atomic
+from newsletters.services.issues.journal import read_journal, remove_journal
+from newsletters.services.mail import suppressions
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,12 @@ class Outcomes:
 # --- making the delivery rows ---------------------------------------------------------
 
 
-def materialize(digest: Digest) -> None:
+def materialize(issue: Issue) -> None:
     """One pending delivery per active subscriber, in chunks; safe to repeat or race."""
-    if digest.materialized_at is not None:
+    if issue.materialized_at is not None:
         return
     active = select(Subscription.subscriber_id).where(
-        Subscription.newsletter_id == digest.newsletter_id,
+        Subscription.newsletter_id == issue.newsletter_id,
         Subscription.status == SubscriptionStatus.ACTIVE,
     )
     after = 0
@@ -116,12 +117,12 @@ def materialize(digest: Digest) -> None:
         if upto is None:
             break
         rows = select(
-            literal(digest.id),
+            literal(issue.id),
             Subscription.subscriber_id,
             literal(DeliveryStatus.PENDING.value),
             literal(0),
         ).where(
-            Subscription.newsletter_id == digest.newsletter_id,
+            Subscription.newsletter_id == issue.newsletter_id,
             Subscription.status == SubscriptionStatus.ACTIVE,
             Subscription.subscriber_id > after,
             Subscription.subscriber_id <= upto,
@@ -134,20 +135,20 @@ def materialize(digest: Digest) -> None:
         db.session.commit()
         after = upto
     db.session.execute(
-        update(Digest)
-        .where(Digest.id == digest.id, Digest.materialized_at.is_(None))
+        update(Issue)
+        .where(Issue.id == issue.id, Issue.materialized_at.is_(None))
         .values(materialized_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
 
-def requeue_failed(digest: Digest) -> int:
+def requeue_failed(issue: Issue) -> int:
     """Put temporarily failed deliveries back in line, unless they have had enough tries."""
     result = db.session.execute(
         update(Delivery)
         .where(
-            Delivery.digest_id == digest.id,
+            Delivery.issue_id == issue.id,
             Delivery.status == DeliveryStatus.FAILED,
             Delivery.attempts < current_app.config["DIGEST_MAX_ATTEMPTS"],
         )
@@ -181,11 +182,11 @@ def _is_abandoned(token: str, claimed_at, now) -> bool:
     return claimed_at < now - timeout
 
 
-def recover_abandoned_claims(digest: Digest) -> int:
+def recover_abandoned_claims(issue: Issue) -> int:
     """Settle batches whose sender died: journaled outcomes stand, the rest go back in line."""
     claims = db.session.execute(
         select(Delivery.claim_token, func.min(Delivery.claimed_at))
-        .where(Delivery.digest_id == digest.id, Delivery.status == DeliveryStatus.SENDING)
+        .where(Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.SENDING)
         .group_by(Delivery.claim_token)
     ).all()
     now, released = utcnow(), 0
@@ -197,7 +198,7 @@ def recover_abandoned_claims(digest: Digest) -> int:
         for delivery_id, outcome, error in read_journal(key) or []:
             if outcome in OUTCOME_STATUS:
                 outcomes.add(delivery_id, outcome, error)
-        write_outcomes(digest, token, outcomes)
+        write_outcomes(issue, token, outcomes)
         result = db.session.execute(
             update(Delivery)
             .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
@@ -209,7 +210,7 @@ def recover_abandoned_claims(digest: Digest) -> int:
         released += result.rowcount
         log.warning(
             "recovered an abandoned batch of issue %s: %d outcomes from its journal, %d requeued",
-            digest.id,
+            issue.id,
             sum(len(v) for v in outcomes.ids.values()),
             result.rowcount,
         )
@@ -219,12 +220,12 @@ def recover_abandoned_claims(digest: Digest) -> int:
 # --- writing outcomes ---------------------------------------------------------------------
 
 
-def _message_id_sql(digest: Digest):
+def _message_id_sql(issue: Issue):
     domain = site_domain(current_app)
-    return literal(f"<{digest.uuid}.") + cast(Delivery.id, String) + literal(f"@{domain}>")
+    return literal(f"<{issue.uuid}.") + cast(Delivery.id, String) + literal(f"@{domain}>")
 
 
-def write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
+def write_outcomes(issue: Issue, token: str, outcomes: Outcomes) -> None:
     """A batch's outcomes in a few statements: one per kind, plus one per error text."""
     now = utcnow()
     mine = and_(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
@@ -238,7 +239,7 @@ def write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
                 sent_at=now,
                 attempts=Delivery.attempts + 1,
                 last_error=None,
-                message_id=_message_id_sql(digest),
+                message_id=_message_id_sql(issue),
                 **cleared,
             )
             .execution_options(synchronize_session=False)
@@ -283,11 +284,11 @@ def write_outcomes(digest: Digest, token: str, outcomes: Outcomes) -> None:
 # --- the state of an issue ----------------------------------------------------------------
 
 
-def status_counts(digest: Digest) -> dict[str, int]:
+def status_counts(issue: Issue) -> dict[str, int]:
     """Deliveries of an issue by status."""
     rows = db.session.execute(
         select(Delivery.status, func.count())
-        .where(Delivery.digest_id == digest.id)
+        .where(Delivery.issue_id == issue.id)
         .group_by(Delivery.status)
     ).all()
     counts = {status.value: 0 for status in DeliveryStatus}
@@ -295,24 +296,24 @@ def status_counts(digest: Digest) -> dict[str, int]:
     return counts
 
 
-def finish_if_done(digest: Digest) -> bool:
+def finish_if_done(issue: Issue) -> bool:
     """Mark the issue sent once no delivery is waiting or may still be retried."""
     max_attempts = current_app.config["DIGEST_MAX_ATTEMPTS"]
     open_rows = db.session.scalar(
         select(func.count())
         .select_from(Delivery)
         .where(
-            Delivery.digest_id == digest.id,
+            Delivery.issue_id == issue.id,
             (Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
             | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.attempts < max_attempts)),
         )
     )
-    if open_rows or digest.materialized_at is None:
+    if open_rows or issue.materialized_at is None:
         return False
     db.session.execute(
-        update(Digest)
-        .where(Digest.id == digest.id, Digest.status == DigestStatus.SENDING)
-        .values(status=DigestStatus.SENT, completed_at=utcnow())
+        update(Issue)
+        .where(Issue.id == issue.id, Issue.status == IssueStatus.SENDING)
+        .values(status=IssueStatus.SENT, completed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -322,54 +323,54 @@ def finish_if_done(digest: Digest) -> bool:
 # --- issues, for the admin console ----------------------------------------------------------
 
 
-def issue_by_uuid(public_id: str) -> Digest:
+def issue_by_uuid(public_id: str) -> Issue:
     """An issue by its public id, or :class:`NotFound`."""
-    return sql.by_public_id(Digest, public_id, "There is no such issue.")
+    return sql.by_public_id(Issue, public_id, "There is no such issue.")
 
 
-def issues_overview(limit: int = 20) -> list[tuple[Digest, dict[str, int]]]:
+def issues_overview(limit: int = 20) -> list[tuple[Issue, dict[str, int]]]:
     """The latest issues with their deliveries by status: two queries, whatever the size."""
-    issues = list(db.session.scalars(select(Digest).order_by(Digest.id.desc()).limit(limit)))
+    issues = list(db.session.scalars(select(Issue).order_by(Issue.id.desc()).limit(limit)))
     counts: dict[int, dict[str, int]] = {d.id: dict.fromkeys(OUTCOME_NAMES, 0) for d in issues}
     if issues:
         rows = db.session.execute(
-            select(Delivery.digest_id, Delivery.status, func.count())
-            .where(Delivery.digest_id.in_(counts))
-            .group_by(Delivery.digest_id, Delivery.status)
+            select(Delivery.issue_id, Delivery.status, func.count())
+            .where(Delivery.issue_id.in_(counts))
+            .group_by(Delivery.issue_id, Delivery.status)
         )
-        for digest_id, status, count in rows:
-            counts[digest_id][status.value] = count
+        for issue_id, status, count in rows:
+            counts[issue_id][status.value] = count
     return [(d, counts[d.id]) for d in issues]
 
 
 @atomic
 def cancel_failures(public_id: str) -> int:
     """Give up on an issue's failed deliveries; the issue is then complete."""
-    digest = issue_by_uuid(public_id)
+    issue = issue_by_uuid(public_id)
     result = db.session.execute(
         update(Delivery)
-        .where(Delivery.digest_id == digest.id, Delivery.status == DeliveryStatus.FAILED)
+        .where(Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.FAILED)
         .values(status=DeliveryStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     )
-    if digest.status == DigestStatus.SENDING and digest.materialized_at is not None:
-        digest.status, digest.completed_at = DigestStatus.SENT, utcnow()
+    if issue.status == IssueStatus.SENDING and issue.materialized_at is not None:
+        issue.status, issue.completed_at = IssueStatus.SENT, utcnow()
     return result.rowcount
 
 
 @atomic
 def resend_failures(public_id: str) -> int:
     """Put an issue's failed deliveries back in line, with fresh attempts, for the next run."""
-    digest = issue_by_uuid(public_id)
+    issue = issue_by_uuid(public_id)
     result = db.session.execute(
         update(Delivery)
         .where(
-            Delivery.digest_id == digest.id,
+            Delivery.issue_id == issue.id,
             Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]),
         )
         .values(status=DeliveryStatus.PENDING, attempts=0)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount and digest.status == DigestStatus.SENT:
-        digest.status, digest.completed_at = DigestStatus.SENDING, None
+    if result.rowcount and issue.status == IssueStatus.SENT:
+        issue.status, issue.completed_at = IssueStatus.SENDING, None
     return result.rowcount

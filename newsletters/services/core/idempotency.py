@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from newsletters.errors import IdempotencyConflict, InvalidInput
 from newsletters.extensions import db
 from newsletters.models import IdempotencyRecord, utcnow
-from newsletters.services.transactions import atomic
+from newsletters.services.core.transactions import atomic
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
 KEEP_FOR = timedelta(hours=24)

@@ -1,4 +1,8 @@
-"""The content side: stories, the issues (digests) built from them, and their deliveries."""
+"""The content side: stories, the issues built from them, and their deliveries.
+
+The code calls an edition of a newsletter an issue. The tables keep the names
+they were created with (``digest``, ``delivery.digest_id``), so no data moves.
+"""
 
 import enum
 from datetime import datetime
@@ -54,7 +58,7 @@ class Story(db.Model):
         return f"<Story {self.guid!r}>"
 
 
-class DigestStatus(enum.StrEnum):
+class IssueStatus(enum.StrEnum):
     """Where an issue is in its life."""
 
     DRAFT = "draft"  # exists for its overrides; not rendered yet
@@ -63,10 +67,10 @@ class DigestStatus(enum.StrEnum):
     EMPTY = "empty"  # its period had no stories, so nobody got it
 
 
-class Digest(db.Model):
+class Issue(db.Model):
     """One issue of a newsletter, for one period; there is never a second one."""
 
-    __tablename__ = "digest"
+    __tablename__ = "digest"  # the table's original name; see the module docstring
     __table_args__ = (UniqueConstraint("newsletter_id", "period_start"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,8 +78,8 @@ class Digest(db.Model):
     newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletter.id", ondelete="CASCADE"))
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[DigestStatus] = mapped_column(
-        enum_column_type(DigestStatus), default=DigestStatus.DRAFT
+    status: Mapped[IssueStatus] = mapped_column(
+        enum_column_type(IssueStatus), default=IssueStatus.DRAFT
     )
     # Per-issue overrides of the newsletter's subject template and intro.
     subject_override: Mapped[str | None] = mapped_column(String(300))
@@ -121,7 +125,7 @@ class Delivery(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    digest_id: Mapped[int] = mapped_column(ForeignKey("digest.id", ondelete="CASCADE"))
+    issue_id: Mapped[int] = mapped_column("digest_id", ForeignKey("digest.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriber.id", ondelete="SET NULL")
     )
@@ -137,4 +141,4 @@ class Delivery(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:
-        return f"<Delivery {self.digest_id}:{self.subscriber_id} {self.status}>"
+        return f"<Delivery {self.issue_id}:{self.subscriber_id} {self.status}>"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import AuditLog
-from newsletters.services.transactions import atomic
+from newsletters.services.core.transactions import atomic
 
 R = TypeVar("R")
 PAGE_SIZE = 100

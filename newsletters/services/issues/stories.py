@@ -9,10 +9,10 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Story, utcnow
-from newsletters.services import sql
-from newsletters.services.newsletters import has_control_characters
-from newsletters.services.sql import insert
-from newsletters.services.transactions import atomic
+from newsletters.services.catalogue import has_control_characters
+from newsletters.services.core import sql
+from newsletters.services.core.sql import insert
+from newsletters.services.core.transactions import atomic
 
 MAX_TITLE = 300
 MAX_SUMMARY = 5000

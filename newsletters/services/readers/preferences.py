@@ -21,11 +21,13 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import notices
-from newsletters.services.addresses import normalize_email
-from newsletters.services.history import Origin, record_event
-from newsletters.services.newsletters import public_newsletters
-from newsletters.services.subscriptions import (
+from newsletters.services.catalogue import public_newsletters
+from newsletters.services.core.addresses import normalize_email
+from newsletters.services.core.tokens import Purpose, read_token
+from newsletters.services.core.transactions import atomic
+from newsletters.services.readers import notices
+from newsletters.services.readers.history import Origin, record_event
+from newsletters.services.readers.signup import (
     LIVE,
     Outcome,
     activate,
@@ -36,8 +38,6 @@ from newsletters.services.subscriptions import (
     subscriber_from_payload,
     subscriber_from_token,
 )
-from newsletters.services.tokens import Purpose, read_token
-from newsletters.services.transactions import atomic
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,22 @@ from sqlalchemy import func, select, update
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import (
-    Digest,
-    DigestStatus,
+    Issue,
+    IssueStatus,
     Newsletter,
     Story,
     Subscription,
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import links, outbox
-from newsletters.services.addresses import normalize_email
-from newsletters.services.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
-from newsletters.services.messages import RenderedEmail, render_email
-from newsletters.services.newsletters import check_subject_template
-from newsletters.services.sql import insert
-from newsletters.services.stories import newsletter_by_slug, stories_between
-from newsletters.services.transactions import atomic
+from newsletters.services.catalogue import check_subject_template
+from newsletters.services.core.addresses import normalize_email
+from newsletters.services.core.sql import insert
+from newsletters.services.core.transactions import atomic
+from newsletters.services.issues.stories import newsletter_by_slug, stories_between
+from newsletters.services.mail import links, outbox
+from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
+from newsletters.services.mail.render import RenderedEmail, render_email
 
 DEFAULT_SUBJECT = "{name}: {date}"
 
@@ -76,10 +76,10 @@ def current_period(newsletter: Newsletter, now: datetime) -> Period:
     return Period(_slot(newsletter, day), _slot(newsletter, day + timedelta(days=7)))
 
 
-def _existing_issue(newsletter: Newsletter, period: Period) -> Digest | None:
+def _existing_issue(newsletter: Newsletter, period: Period) -> Issue | None:
     return db.session.scalar(
-        select(Digest).where(
-            Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
+        select(Issue).where(
+            Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
         )
     )
 
@@ -89,7 +89,7 @@ def next_period(newsletter: Newsletter, now: datetime) -> Period:
     out yet, else the one running now."""
     due = due_period(newsletter, now)
     issue = _existing_issue(newsletter, due)
-    unsent = issue is None or issue.status == DigestStatus.DRAFT
+    unsent = issue is None or issue.status == IssueStatus.DRAFT
     if unsent and due.end > newsletter.created_at:
         return due
     return current_period(newsletter, now)
@@ -106,10 +106,10 @@ def period_label(start: datetime, end: datetime) -> str:
     return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
 
 
-def subject_for(newsletter: Newsletter, digest: Digest) -> str:
+def subject_for(newsletter: Newsletter, issue: Issue) -> str:
     """The issue's subject: its own override, the newsletter's template, or the default."""
-    template = digest.subject_override or newsletter.subject_template or DEFAULT_SUBJECT
-    local_end = digest.period_end.astimezone(_zone())
+    template = issue.subject_override or newsletter.subject_template or DEFAULT_SUBJECT
+    local_end = issue.period_end.astimezone(_zone())
     values = {
         "name": newsletter.name,
         "date": f"{local_end.day} {local_end:%B %Y}",
@@ -121,9 +121,9 @@ def subject_for(newsletter: Newsletter, digest: Digest) -> str:
         return DEFAULT_SUBJECT.format_map(values)
 
 
-def render_digest(
+def render_issue(
     newsletter: Newsletter,
-    digest: Digest,
+    issue: Issue,
     stories: list[Story],
     *,
     preferences_url: str = PREFERENCES_PLACEHOLDER,
@@ -131,27 +131,27 @@ def render_digest(
 ) -> RenderedEmail:
     """The issue's text and HTML, with placeholders where each reader's own links go."""
     return render_email(
-        "digest",
-        subject=subject_for(newsletter, digest),
+        "issue",
+        subject=subject_for(newsletter, issue),
         newsletter=newsletter,
         stories=stories,
-        intro=digest.intro_override or newsletter.intro,
-        period_label=period_label(digest.period_start, digest.period_end),
+        intro=issue.intro_override or newsletter.intro,
+        period_label=period_label(issue.period_start, issue.period_end),
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe_url,
     )
 
 
-def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -> Digest:
+def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -> Issue:
     """The one issue of this newsletter for this period, created if need be (race-free)."""
     db.session.execute(
-        insert(Digest)
+        insert(Issue)
         .values(
             uuid=uuid4(),
             newsletter_id=newsletter.id,
             period_start=period.start,
             period_end=period.end,
-            status=DigestStatus.DRAFT,
+            status=IssueStatus.DRAFT,
             story_ids=[],
             forced=forced,
             created_at=utcnow(),
@@ -160,13 +160,13 @@ def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -
     )
     db.session.commit()
     return db.session.scalar(
-        select(Digest).where(
-            Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
+        select(Issue).where(
+            Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
         )
     )
 
 
-def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Digest | None:
+def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Issue | None:
     """The issue a run should send for this newsletter, rendered once; None when none is due.
 
     An ended period without stories is marked empty and sends nothing, unless
@@ -178,11 +178,11 @@ def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False)
         return None  # the newsletter did not exist during that period
     if force and not _worth_forcing(newsletter, period, now):
         return None  # nothing to send yet: leave the week's issue to its scheduled run
-    digest = issue_for(newsletter, period, forced=force)
-    if digest.status == DigestStatus.DRAFT:
-        _render_once(newsletter, digest, now, force)
-        db.session.refresh(digest)
-    return digest
+    issue = issue_for(newsletter, period, forced=force)
+    if issue.status == IssueStatus.DRAFT:
+        _render_once(newsletter, issue, now, force)
+        db.session.refresh(issue)
+    return issue
 
 
 def _worth_forcing(newsletter: Newsletter, period: Period, now: datetime) -> bool:
@@ -191,18 +191,18 @@ def _worth_forcing(newsletter: Newsletter, period: Period, now: datetime) -> boo
     return bool(stories_between(newsletter, period.start, min(period.end, now)))
 
 
-def _render_once(newsletter: Newsletter, digest: Digest, now: datetime, force: bool) -> None:
-    stories = stories_between(newsletter, digest.period_start, min(digest.period_end, now))
+def _render_once(newsletter: Newsletter, issue: Issue, now: datetime, force: bool) -> None:
+    stories = stories_between(newsletter, issue.period_start, min(issue.period_end, now))
     if not stories and not newsletter.send_when_empty:
         if not force:
-            _move(digest, DigestStatus.DRAFT, status=DigestStatus.EMPTY, completed_at=now)
+            _move(issue, IssueStatus.DRAFT, status=IssueStatus.EMPTY, completed_at=now)
         return
-    email = render_digest(newsletter, digest, stories)
+    email = render_issue(newsletter, issue, stories)
     # Only one renderer wins; a concurrent run re-reads the winner's issue.
     _move(
-        digest,
-        DigestStatus.DRAFT,
-        status=DigestStatus.SENDING,
+        issue,
+        IssueStatus.DRAFT,
+        status=IssueStatus.SENDING,
         subject=email.subject,
         text_body=email.text,
         html_body=email.html,
@@ -212,10 +212,10 @@ def _render_once(newsletter: Newsletter, digest: Digest, now: datetime, force: b
     )
 
 
-def _move(digest: Digest, expected: DigestStatus, **values) -> bool:
+def _move(issue: Issue, expected: IssueStatus, **values) -> bool:
     result = db.session.execute(
-        update(Digest)
-        .where(Digest.id == digest.id, Digest.status == expected)
+        update(Issue)
+        .where(Issue.id == issue.id, Issue.status == expected)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -234,12 +234,12 @@ def newsletters_for_sending(slug: str | None = None) -> list[Newsletter]:
     )
 
 
-def unfinished_issues(slug: str | None = None) -> list[Digest]:
+def unfinished_issues(slug: str | None = None) -> list[Issue]:
     """Issues still being sent: a crashed or interrupted run, or failures to retry."""
-    query = select(Digest).where(Digest.status == DigestStatus.SENDING)
+    query = select(Issue).where(Issue.status == IssueStatus.SENDING)
     if slug:
         query = query.join(Newsletter).where(Newsletter.slug == slug)
-    return list(db.session.scalars(query.order_by(Digest.id)))
+    return list(db.session.scalars(query.order_by(Issue.id)))
 
 
 def active_subscriber_count(newsletter: Newsletter) -> int:
@@ -254,35 +254,33 @@ def active_subscriber_count(newsletter: Newsletter) -> int:
     )
 
 
-def preview(slug: str, now: datetime) -> tuple[Digest, RenderedEmail, int]:
+def preview(slug: str, now: datetime) -> tuple[Issue, RenderedEmail, int]:
     """The next issue to go out, as it stands now, with sample links; nothing is written."""
     newsletter = newsletter_by_slug(slug)
     period = next_period(newsletter, now)
-    digest = _existing_issue(newsletter, period) or Digest(
+    issue = _existing_issue(newsletter, period) or Issue(
         newsletter=newsletter, period_start=period.start, period_end=period.end
     )
     stories = stories_between(newsletter, period.start, min(period.end, now))
     sample = links.external_url("public.lost_link")
-    email = render_digest(
-        newsletter, digest, stories, preferences_url=sample, unsubscribe_url=sample
-    )
-    return digest, email, len(stories)
+    email = render_issue(newsletter, issue, stories, preferences_url=sample, unsubscribe_url=sample)
+    return issue, email, len(stories)
 
 
 @atomic
-def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | None) -> Digest:
+def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | None) -> Issue:
     """Give the next issue its own subject or intro, before it is sent."""
     newsletter = newsletter_by_slug(slug)
     if subject is not None:
         check_subject_template(subject)
-    digest = issue_for(newsletter, next_period(newsletter, now))
-    if digest.status != DigestStatus.DRAFT:
+    issue = issue_for(newsletter, next_period(newsletter, now))
+    if issue.status != IssueStatus.DRAFT:
         raise InvalidInput("That issue has already gone out; it can no longer be changed.")
     if subject is not None:
-        digest.subject_override = subject.strip() or None
+        issue.subject_override = subject.strip() or None
     if intro is not None:
-        digest.intro_override = intro.strip() or None
-    return digest
+        issue.intro_override = intro.strip() or None
+    return issue
 
 
 @atomic

@@ -27,9 +27,10 @@ from newsletters.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletters.services import mailer, mime, suppressions, transactions
-from newsletters.services.addresses import mask_email
-from newsletters.services.messages import RenderedEmail
+from newsletters.services.core import transactions
+from newsletters.services.core.addresses import mask_email
+from newsletters.services.mail import mime, smtp, suppressions
+from newsletters.services.mail.render import RenderedEmail
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def send_messages(ids: list[int]) -> SendReport:
     claimed = _claim(OutboxMessage.id.in_(ids))
     if not claimed:
         return SendReport()
-    with mailer.open_transport() as transport:
+    with smtp.open_transport() as transport:
         return _deliver(claimed, transport)
 
 
@@ -139,7 +140,7 @@ def drain(limit: int | None = None) -> SendReport:
     """Send every message that is due, in batches over one connection, until none is left."""
     _release_stale_claims()
     report = SendReport()
-    with mailer.open_transport() as transport:
+    with smtp.open_transport() as transport:
         while limit is None or report.handled < limit:
             due = (
                 select(OutboxMessage.id)
@@ -237,10 +238,10 @@ def _deliver(messages: list[OutboxMessage], transport) -> SendReport:
 def _send_one(message: OutboxMessage, transport, report: SendReport) -> None:
     try:
         transport.send(mime.message_bytes(message), message.to_address)
-    except mailer.DeliveryError as exc:
+    except smtp.DeliveryError as exc:
         _record_failure(message, exc, report)
     except ValueError as exc:  # a message the email library refuses to build
-        _record_failure(message, mailer.PermanentFailure(f"unsendable: {exc}"), report)
+        _record_failure(message, smtp.PermanentFailure(f"unsendable: {exc}"), report)
     else:
         message.status = OutboxStatus.SENT
         message.sent_at = utcnow()
@@ -249,7 +250,7 @@ def _send_one(message: OutboxMessage, transport, report: SendReport) -> None:
         report.sent += 1
 
 
-def _record_failure(message: OutboxMessage, exc: mailer.DeliveryError, report: SendReport) -> None:
+def _record_failure(message: OutboxMessage, exc: smtp.DeliveryError, report: SendReport) -> None:
     """Schedule a retry with backoff and jitter, or give up for good."""
     config = current_app.config
     message.attempts += 1

@@ -15,9 +15,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from newsletters.extensions import db
-from newsletters.models import Digest, DigestStatus, utcnow
-from newsletters.services import deliveries, digests, sender
-from newsletters.services.deliveries import DeliveryReport
+from newsletters.models import Issue, IssueStatus, utcnow
+from newsletters.services.issues import batch_sender, compose, deliveries
+from newsletters.services.issues.deliveries import DeliveryReport
 
 SEND_DIGEST_TASK = "newsletters.send_digest"
 MAX_FAN_OUT = 256
@@ -28,7 +28,7 @@ POLL_COST_SHARE = 0.05
 RECOVER_EVERY_SECONDS = 2.0
 
 # progress(digest, total) returns a callable taking how many more deliveries are done.
-ProgressFactory = Callable[[Digest, int], Callable[[int], None]]
+ProgressFactory = Callable[[Issue, int], Callable[[int], None]]
 
 
 @dataclass
@@ -37,7 +37,7 @@ class IssueRun:
 
     newsletter: str
     outcome: str  # sent, incomplete, empty, not due, already sent, would send
-    period: digests.Period | None = None
+    period: compose.Period | None = None
     total: int = 0
     stories: int = 0
     report: DeliveryReport = field(default_factory=DeliveryReport)
@@ -67,35 +67,35 @@ class IssueRun:
         return line + (f"; stopped: {self.report.error}" if self.report.error else "")
 
 
-def _period(digest: Digest) -> digests.Period:
-    return digests.Period(digest.period_start, digest.period_end)
+def _period(issue: Issue) -> compose.Period:
+    return compose.Period(issue.period_start, issue.period_end)
 
 
-def plan_due_digests(slug: str | None, *, force: bool, now: datetime) -> list[IssueRun]:
+def plan_due_issues(slug: str | None, *, force: bool, now: datetime) -> list[IssueRun]:
     """What a run would do, without writing anything (``--dry-run``)."""
     plans = []
-    for newsletter in digests.newsletters_for_sending(slug):
-        period = (digests.current_period if force else digests.due_period)(newsletter, now)
+    for newsletter in compose.newsletters_for_sending(slug):
+        period = (compose.current_period if force else compose.due_period)(newsletter, now)
         existing = db.session.scalar(
-            select(Digest).where(
-                Digest.newsletter_id == newsletter.id, Digest.period_start == period.start
+            select(Issue).where(
+                Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
             )
         )
-        stories = len(digests.stories_between(newsletter, period.start, min(period.end, now)))
+        stories = len(compose.stories_between(newsletter, period.start, min(period.end, now)))
         run = IssueRun(newsletter.slug, "would send", period, stories=stories)
-        if existing is not None and existing.status != DigestStatus.DRAFT:
+        if existing is not None and existing.status != IssueStatus.DRAFT:
             run.outcome = f"already {existing.status.value}"
         elif not force and period.end <= newsletter.created_at:
             run.outcome = "not due"
         elif not stories and not newsletter.send_when_empty:
             run.outcome = "empty"
         else:
-            run.total = digests.active_subscriber_count(newsletter)
+            run.total = compose.active_subscriber_count(newsletter)
         plans.append(run)
     return plans
 
 
-def send_due_digests(
+def send_due_issues(
     slug: str | None = None,
     *,
     force: bool = False,
@@ -107,23 +107,23 @@ def send_due_digests(
     """Send every due issue, and finish every issue still being sent."""
     now = now or utcnow()
     runs = []
-    for newsletter in digests.newsletters_for_sending(slug):
-        digest = digests.prepare_issue(newsletter, now, force=force)
-        if digest is None:
+    for newsletter in compose.newsletters_for_sending(slug):
+        issue = compose.prepare_issue(newsletter, now, force=force)
+        if issue is None:
             runs.append(IssueRun(newsletter.slug, "empty" if force else "not due"))
-        elif digest.status in (DigestStatus.EMPTY, DigestStatus.DRAFT):
-            runs.append(IssueRun(newsletter.slug, "empty", _period(digest)))
-        elif digest.status == DigestStatus.SENT:
-            runs.append(IssueRun(newsletter.slug, "already sent", _period(digest)))
-    for digest in digests.unfinished_issues(slug):
+        elif issue.status in (IssueStatus.EMPTY, IssueStatus.DRAFT):
+            runs.append(IssueRun(newsletter.slug, "empty", _period(issue)))
+        elif issue.status == IssueStatus.SENT:
+            runs.append(IssueRun(newsletter.slug, "already sent", _period(issue)))
+    for issue in compose.unfinished_issues(slug):
         runs.append(
-            send_issue(digest, executor=executor, connections=connections, progress=progress)
+            send_issue(issue, executor=executor, connections=connections, progress=progress)
         )
     return runs
 
 
 def send_issue(
-    digest: Digest,
+    issue: Issue,
     *,
     executor: str = "inline",
     connections: int = 1,
@@ -131,35 +131,33 @@ def send_issue(
 ) -> IssueRun:
     """Bring one issue as far as it can go: every reader sent, or failures noted for retry."""
     started = time.monotonic()
-    deliveries.materialize(digest)
-    deliveries.requeue_failed(digest)
-    deliveries.recover_abandoned_claims(digest)
-    counts = deliveries.status_counts(digest)
+    deliveries.materialize(issue)
+    deliveries.requeue_failed(issue)
+    deliveries.recover_abandoned_claims(issue)
+    counts = deliveries.status_counts(issue)
     total = sum(counts.values())
     waiting = counts["pending"] + counts["sending"]
-    advance = progress(digest, total) if progress else (lambda n: None)
+    advance = progress(issue, total) if progress else (lambda n: None)
     advance(total - waiting)
     if executor == "celery":
-        report = _send_with_celery(digest, advance)
+        report = _send_with_celery(issue, advance)
     else:
-        report = _send_inline(digest, connections, advance)
-    done = deliveries.finish_if_done(digest)
+        report = _send_inline(issue, connections, advance)
+    done = deliveries.finish_if_done(issue)
     return IssueRun(
-        digest.newsletter.slug,
+        issue.newsletter.slug,
         "sent" if done else "incomplete",
-        _period(digest),
+        _period(issue),
         total=total,
-        stories=len(digest.story_ids or []),
+        stories=len(issue.story_ids or []),
         report=report,
         seconds=time.monotonic() - started,
     )
 
 
-def _send_inline(
-    digest: Digest, connections: int, advance: Callable[[int], None]
-) -> DeliveryReport:
+def _send_inline(issue: Issue, connections: int, advance: Callable[[int], None]) -> DeliveryReport:
     if connections <= 1:
-        return sender.Sender(digest).run(advance)
+        return batch_sender.Sender(issue).run(advance)
     app = current_app._get_current_object()
     total, lock = DeliveryReport(), threading.Lock()
 
@@ -170,7 +168,7 @@ def _send_inline(
     def work() -> None:
         with app.app_context():
             try:
-                report = sender.Sender(db.session.get(Digest, digest.id)).run(advance_safely)
+                report = batch_sender.Sender(db.session.get(Issue, issue.id)).run(advance_safely)
             finally:
                 db.session.remove()
         with lock:
@@ -184,7 +182,7 @@ def _send_inline(
     return total
 
 
-def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> DeliveryReport:
+def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryReport:
     """Hand the batches to workers, then follow the issue until no delivery is waiting.
 
     A worker killed mid-batch leaves its claim behind, and its task is not
@@ -192,8 +190,8 @@ def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> Deliver
     the run settles abandoned claims itself (from the dead worker's journal
     when it is on this machine) and hands the released deliveries out again.
     """
-    counts = deliveries.status_counts(digest)
-    _dispatch(digest, counts["pending"] + counts["sending"])
+    counts = deliveries.status_counts(issue)
+    _dispatch(issue, counts["pending"] + counts["sending"])
     start = previous = counts
     next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
     pause = WAIT_POLL_SECONDS
@@ -201,10 +199,10 @@ def _send_with_celery(digest: Digest, advance: Callable[[int], None]) -> Deliver
         time.sleep(pause)
         db.session.expire_all()
         if time.monotonic() >= next_recovery:
-            _dispatch(digest, deliveries.recover_abandoned_claims(digest))
+            _dispatch(issue, deliveries.recover_abandoned_claims(issue))
             next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
         counting = time.monotonic()
-        counts = deliveries.status_counts(digest)
+        counts = deliveries.status_counts(issue)
         pause = poll_pause(time.monotonic() - counting)
         advance(_settled(counts) - _settled(previous))
         previous = counts
@@ -219,25 +217,25 @@ def poll_pause(counting_seconds: float) -> float:
     return max(WAIT_POLL_SECONDS, counting_seconds / POLL_COST_SHARE)
 
 
-def _dispatch(digest: Digest, waiting: int) -> None:
+def _dispatch(issue: Issue, waiting: int) -> None:
     """One task per batch waiting (each task keeps claiming until none is left)."""
     if waiting <= 0:
         return
     batches = math.ceil(waiting / current_app.config["DIGEST_BATCH_SIZE"])
     celery = current_app.extensions["celery"]
     for _ in range(min(batches, MAX_FAN_OUT)):
-        celery.send_task(SEND_DIGEST_TASK, args=[digest.id])
+        celery.send_task(SEND_DIGEST_TASK, args=[issue.id])
 
 
 def _settled(counts: dict[str, int]) -> int:
     return sum(counts.values()) - counts["pending"] - counts["sending"]
 
 
-def send_digest_batches(digest_id: int) -> DeliveryReport:
+def send_issue_batches(issue_id: int) -> DeliveryReport:
     """A worker's share of an issue (the Celery task): claim and send until none is left."""
-    digest = db.session.get(Digest, digest_id)
-    if digest is None or digest.status != DigestStatus.SENDING:
+    issue = db.session.get(Issue, issue_id)
+    if issue is None or issue.status != IssueStatus.SENDING:
         return DeliveryReport()
     # A batch a dead worker on this machine left behind is settled from its journal first.
-    deliveries.recover_abandoned_claims(digest)
-    return sender.Sender(digest).run()
+    deliveries.recover_abandoned_claims(issue)
+    return batch_sender.Sender(issue).run()

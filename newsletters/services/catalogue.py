@@ -12,8 +12,8 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput, NoNewsletterChosen, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import Cadence, Newsletter
-from newsletters.services import sql
-from newsletters.services.transactions import atomic
+from newsletters.services.core import sql
+from newsletters.services.core.transactions import atomic
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_CHOICES = 100

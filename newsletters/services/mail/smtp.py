@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from flask import current_app
 
 from newsletters.extensions import mail
-from newsletters.services import devmailbox
-from newsletters.services.mime import sender, smtp_address
+from newsletters.services.mail import devmailbox
+from newsletters.services.mail.mime import sender, smtp_address
 
 SMTP_TIMEOUT_SECONDS = 30
 ENHANCED_MAILBOX_STATUS = re.compile(r"^5\.1\.\d")

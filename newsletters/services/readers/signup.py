@@ -3,7 +3,7 @@
 The web, the CLI and the workers all go through these functions. Each public
 change is a single transaction (see :func:`atomic`): bad input raises before
 anything is written, and the mail a change causes is written with it. Choosing
-and leaving live in :mod:`newsletters.services.preferences`.
+and leaving live in :mod:`newsletters.services.readers.preferences`.
 """
 
 import logging
@@ -26,12 +26,13 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import notices, suppressions
-from newsletters.services.addresses import check_not_disposable, normalize_email
-from newsletters.services.history import Origin, record_event
-from newsletters.services.newsletters import newsletters_for_signup
-from newsletters.services.tokens import Purpose, read_token
-from newsletters.services.transactions import atomic
+from newsletters.services.catalogue import newsletters_for_signup
+from newsletters.services.core.addresses import check_not_disposable, normalize_email
+from newsletters.services.core.tokens import Purpose, read_token
+from newsletters.services.core.transactions import atomic
+from newsletters.services.mail import suppressions
+from newsletters.services.readers import notices
+from newsletters.services.readers.history import Origin, record_event
 
 log = logging.getLogger(__name__)
 

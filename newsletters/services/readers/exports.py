@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Subscriber, Subscription, SubscriptionStatus
-from newsletters.services.subscribers import Filters, filtered
+from newsletters.services.readers.audience import Filters, filtered
 
 BATCH = 1000
 COLUMNS = ["email", "newsletters", "status", "pending", "unsubscribed", "created_at"]

@@ -1,8 +1,8 @@
 """The emails a reader gets about their own subscription, queued in the outbox."""
 
 from newsletters.models import Newsletter, Subscriber
-from newsletters.services import links, outbox
-from newsletters.services.messages import render_email
+from newsletters.services.mail import links, outbox
+from newsletters.services.mail.render import render_email
 
 
 def _names(newsletters: list[Newsletter]) -> str:

@@ -22,10 +22,12 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services import notices, preferences, sql, suppressions
-from newsletters.services.history import Origin
-from newsletters.services.subscriptions import awaiting_confirmation, claim_confirmation_mail
-from newsletters.services.transactions import atomic
+from newsletters.services.core import sql
+from newsletters.services.core.transactions import atomic
+from newsletters.services.mail import suppressions
+from newsletters.services.readers import notices, preferences
+from newsletters.services.readers.history import Origin
+from newsletters.services.readers.signup import awaiting_confirmation, claim_confirmation_mail
 
 PAGE_SIZE = 50
 # Above every character an address can contain, to turn a prefix into a range.

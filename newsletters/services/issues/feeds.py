@@ -18,7 +18,7 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import Newsletter
-from newsletters.services.stories import StoryInput, add_new_stories, checked_story
+from newsletters.services.issues.stories import StoryInput, add_new_stories, checked_story
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from flask import current_app
 
 from newsletters.config import site_domain
 from newsletters.models import OutboxMessage
-from newsletters.services import dkim_openssl
-from newsletters.services.messages import clean_header_text
+from newsletters.services.mail import dkim_signing
+from newsletters.services.mail.render import clean_header_text
 
-dkim_openssl.install()
+dkim_signing.install()
 
 # Signed, so no relay can add, drop or alter them without breaking the signature.
 DKIM_HEADERS = [

@@ -1,0 +1,1 @@
+"""The floor every domain stands on: transactions, SQL helpers, idempotency, tokens, addresses."""

@@ -1,0 +1,1 @@
+"""Email: rendering, MIME, DKIM, the outbox, SMTP, the development mailbox, suppressions, links."""

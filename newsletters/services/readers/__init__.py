@@ -1,0 +1,1 @@
+"""Readers: signing up, confirming, preferences, the audience, imports, exports, history."""
