@@ -65,9 +65,18 @@ def list_newsletters():
 
 @newsletter_cli.command("demo")
 def add_demo():
-    """Add a few demo newsletters, only when there are none yet."""
-    added = catalogue.add_demo_newsletters()
-    click.echo(f"Added {added} demo newsletters." if added else "Newsletters exist; added none.")
+    """Add demo newsletters, stories and readers, only when there are no newsletters yet."""
+    from newsletters.services import demo
+
+    added = demo.add_demo_content()
+    if not added.newsletters:
+        click.echo("Newsletters exist; added none.")
+        return
+    click.echo(f"Added {added.newsletters} demo newsletters.")
+    click.echo(
+        f"Added {added.stories} demo stories and {added.readers} demo readers, "
+        "subscribed already, so `flask digest send --force` sends them an issue."
+    )
 
 
 @outbox_cli.command("drain")
@@ -223,13 +232,13 @@ def create_admin(email, role, password):
 @click.option("--consent-note", help="Where and when they consented (needed with --confirmed).")
 def import_subscribers(file, confirmed, consent_note):
     """Import email,newsletters rows: pending with a confirmation email, or --confirmed."""
-    if confirmed and not (consent_note or "").strip():
-        raise click.UsageError("--confirmed needs --consent-note saying where they consented.")
     try:
         job = imports.start_import(
-            Path(file.name).name, file.read(), consent_note=consent_note if confirmed else None
+            Path(file.name).name, file.read(), attested=confirmed, consent_note=consent_note
         )
     except InvalidInput as error:
+        if error.field == "consent_note":
+            raise click.UsageError(f"--confirmed needs --consent-note: {error.message}") from error
         raise click.ClickException(error.message) from error
     job = imports.check(job.id, progress=_import_progress("checked"))
     click.echo(

@@ -16,8 +16,9 @@ from newsletters.models import (
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
+    utcnow,
 )
-from newsletters.services.issues import compose
+from newsletters.services.issues import compose, schedule
 from newsletters.services.mail import suppressions
 from tests.support.mail import html_of, text_of
 from tests.support.readers import add_newsletter, add_readers, add_stories
@@ -44,14 +45,14 @@ def test_periods_follow_the_send_weekday_and_hour(app):
     with app.app_context():
         newsletter = Newsletter(slug="x", name="X", send_weekday=4, send_hour=7)  # Fri 07:00
         now = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)  # a Saturday
-        assert compose.due_period(newsletter, now) == compose.Period(
+        assert schedule.due_period(newsletter, now) == schedule.Period(
             datetime(2026, 11, 20, 7, tzinfo=UTC), datetime(2026, 11, 27, 7, tzinfo=UTC)
         )
-        assert compose.current_period(newsletter, now) == compose.Period(
+        assert schedule.current_period(newsletter, now) == schedule.Period(
             datetime(2026, 11, 27, 7, tzinfo=UTC), datetime(2026, 12, 4, 7, tzinfo=UTC)
         )
         friday_early = datetime(2026, 11, 27, 6, 59, tzinfo=UTC)
-        assert compose.due_period(newsletter, friday_early).end == datetime(
+        assert schedule.due_period(newsletter, friday_early).end == datetime(
             2026, 11, 20, 7, tzinfo=UTC
         )
 
@@ -61,7 +62,7 @@ def test_send_times_are_wall_clock_times_across_daylight_saving(app):
     with app.app_context():
         newsletter = Newsletter(slug="x", name="X", send_weekday=0, send_hour=8)  # Mon 08:00
         after_change = datetime(2026, 10, 27, 12, 0, tzinfo=UTC)  # clocks went back on the 25th
-        period = compose.due_period(newsletter, after_change)
+        period = schedule.due_period(newsletter, after_change)
         assert period.end == datetime(2026, 10, 26, 8, tzinfo=UTC)  # 08:00 GMT
         assert period.start == datetime(2026, 10, 19, 7, tzinfo=UTC)  # 08:00 BST
 
@@ -252,10 +253,33 @@ def test_subject_and_intro_come_from_the_newsletter_or_the_issue(app, runner, sm
     _send(runner, "--force")
     assert smtp_server.messages[-1]["Subject"].startswith("Special: ")
     assert "Big week." in text_of(smtp_server.messages[-1])
-    refused = runner.invoke(args=["digest", "edit", "the-weekly", "--subject", "x"])
-    assert refused.exit_code == 1 and "already gone out" in refused.output
     bad = runner.invoke(args=["digest", "edit", "the-weekly", "--subject", "{nope}"])
     assert bad.exit_code == 1 and "{name}, {date} and {site}" in bad.output
+
+
+def test_after_a_forced_send_the_next_issue_is_the_one_after_it(app, runner, smtp_server, weekly):
+    """Preview, test send and edit all move on to the next period once --force has sent."""
+    add_readers(app, weekly, 1)
+    add_stories(app, weekly, 1, period="due")
+    _send(runner)  # the ended period's issue
+    add_stories(app, weekly, 2, period="current")
+    _send(runner, "--force")  # the running period's issue
+    sent = len(smtp_server.messages)
+    with app.app_context():
+        newsletter = db.session.get(Newsletter, weekly)
+        now = utcnow()
+        following = schedule.period_after(newsletter, schedule.current_period(newsletter, now))
+        assert compose.next_period(newsletter, now) == following
+        issue, email, stories = compose.preview("the-weekly", now)
+        assert (issue.period_start, issue.status, stories) == (following.start, None, 0)
+    edit = runner.invoke(args=["digest", "edit", "the-weekly", "--subject", "Next: {date}"])
+    assert edit.exit_code == 0, edit.output
+    assert f"ending {following.end:%Y-%m-%d %H:%M} UTC" in edit.output
+    with app.app_context():
+        compose.send_test("the-weekly", "editor@example.com", utcnow())
+    assert smtp_server.messages[-1]["Subject"].startswith("[Test] Next: ")
+    assert len(smtp_server.messages) == sent + 1  # the test, and nothing to the reader
+    assert "Story number" not in text_of(smtp_server.messages[-1])  # last week's are gone
 
 
 def test_preview_writes_the_next_issue_without_sending(app, runner, smtp_server, weekly, tmp_path):
@@ -292,7 +316,7 @@ def test_an_issue_is_not_due_for_a_period_before_the_newsletter_existed(app, run
     with app.app_context():
         db.session.add(Newsletter(slug="brand-new", name="Brand New"))
         db.session.commit()
-    assert "brand-new: not due" in _send(runner).output
+    assert re.search(r"^brand-new \S+: not due$", _send(runner).output, re.M)
 
 
 def test_issues_sent_long_ago_are_not_resent_when_new_readers_join(
@@ -309,6 +333,6 @@ def test_periods_are_in_the_past_for_a_scheduled_run(app):
     with app.app_context():
         newsletter = Newsletter(slug="x", name="X", send_weekday=2, send_hour=8)
         now = datetime.now(UTC)
-        period = compose.due_period(newsletter, now)
+        period = schedule.due_period(newsletter, now)
         assert period.end <= now < period.end + timedelta(days=7)
         assert period.end - period.start == timedelta(days=7)

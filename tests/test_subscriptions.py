@@ -11,7 +11,7 @@ from newsletters.extensions import db
 from newsletters.models import OutboxMessage, Subscriber, Subscription, utcnow
 from newsletters.services import catalogue
 from newsletters.services.mail.links import confirm_url, preferences_url
-from newsletters.services.readers import preferences, signup
+from newsletters.services.readers import confirm, preferences, signup
 from newsletters.services.readers.history import Origin
 from tests.support.reader import add_demo_newsletters, snapshot, statuses
 
@@ -81,7 +81,7 @@ def test_a_later_confirmation_covers_everything_asked_for_meanwhile(app, ctx):
     signup.subscribe(READER, ["the-weekly"], ORIGIN)
     signup.subscribe(READER, ["ai-digest"], ORIGIN)  # throttled: no second email
     token = _token(confirm_url(_subscriber()))
-    outcome = signup.confirm_subscription(token, ORIGIN)
+    outcome = confirm.confirm_subscription(token, ORIGIN)
     assert sorted(n.slug for n in outcome.added) == ["ai-digest", "the-weekly"]
     assert statuses(app, READER) == {"the-weekly": "active", "ai-digest": "active"}
 
@@ -89,8 +89,8 @@ def test_a_later_confirmation_covers_everything_asked_for_meanwhile(app, ctx):
 def test_confirming_twice_sends_one_welcome(app, ctx):
     signup.subscribe(READER, ["the-weekly"], ORIGIN)
     token = _token(confirm_url(_subscriber()))
-    assert signup.confirm_subscription(token, ORIGIN).added
-    assert not signup.confirm_subscription(token, ORIGIN).added
+    assert confirm.confirm_subscription(token, ORIGIN).added
+    assert not confirm.confirm_subscription(token, ORIGIN).added
     welcomes = db.session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "welcome")
     )
@@ -102,14 +102,14 @@ def test_requests_older_than_a_confirm_link_are_not_confirmed(app, ctx):
     db.session.execute(update(Subscription).values(requested_at=utcnow() - timedelta(days=8)))
     db.session.commit()
     token = _token(confirm_url(_subscriber()))
-    assert signup.confirm_subscription(token, ORIGIN).added == []
+    assert confirm.confirm_subscription(token, ORIGIN).added == []
     assert statuses(app, READER) == {"the-weekly": "pending"}
 
 
 def test_already_subscribed_reader_gets_a_reminder_not_a_confirmation(app, ctx):
     app.config["CONFIRMATION_EMAIL_INTERVAL"] = 0
     signup.subscribe(READER, ["the-weekly"], ORIGIN)
-    signup.confirm_subscription(_token(confirm_url(_subscriber())), ORIGIN)
+    confirm.confirm_subscription(_token(confirm_url(_subscriber())), ORIGIN)
     signup.subscribe(READER, ["the-weekly"], ORIGIN)
     kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
     assert kinds == ["confirmation", "welcome", "already_subscribed"]
@@ -159,7 +159,7 @@ def test_links_die_when_the_reader_is_erased(app, ctx):
     db.session.delete(subscriber)
     db.session.commit()
     with pytest.raises(InvalidToken):
-        signup.confirm_subscription(links[0], ORIGIN)
+        confirm.confirm_subscription(links[0], ORIGIN)
     with pytest.raises(InvalidToken):
         preferences.update_preferences(links[1], ["the-weekly"], ORIGIN)
 

@@ -159,7 +159,7 @@ def document() -> dict:
 def _schemas() -> dict:
     text = {"type": "string"}
     url = {"type": "string", "format": "uri", "maxLength": 2048}
-    newsletters = [n for n in all_newsletters() if not n.is_archived]
+    newsletters = [n for n in all_newsletters() if n.in_service]
     # This deployment's newsletters, so clients (and code generators) know the valid slugs.
     public_slug = {"type": "string", "enum": [n.slug for n in newsletters if n.is_public] or [""]}
     any_slug = {"type": "string", "enum": [n.slug for n in newsletters] or [""]}

@@ -4,7 +4,8 @@ import enum
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Boolean, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, ColumnElement, Integer, String, Text, Uuid
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletters.extensions import db
@@ -45,6 +46,20 @@ class Newsletter(db.Model):
     # Send an issue even when its period has no stories (off: an empty week sends nothing).
     send_when_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @hybrid_property
+    def in_service(self) -> bool:
+        """The rule, in one place: an archived newsletter takes no readers and gets no mail.
+
+        Signup, confirmation, imports, feeds and sending all ask this, in Python
+        or, as ``Newsletter.in_service``, in SQL.
+        """
+        return not self.is_archived
+
+    @in_service.inplace.expression
+    @classmethod
+    def _in_service_expression(cls) -> ColumnElement[bool]:
+        return cls.is_archived.is_(False)
 
     def __repr__(self) -> str:
         return f"<Newsletter {self.slug}>"

@@ -5,11 +5,13 @@ import logging
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -29,7 +31,8 @@ from newsletters.services.console import health
 from newsletters.services.core import idempotency
 from newsletters.services.core.tokens import Purpose
 from newsletters.services.mail import links
-from newsletters.services.readers import captcha, preferences, signup
+from newsletters.services.readers import captcha, preferences, signup, standing
+from newsletters.services.readers import confirm as confirming
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ bp = Blueprint("public", __name__)
 
 THANKS = signup.SIGNUP_ANSWER
 SAVE_ENDPOINTS = {"public.subscribe", "public.save_preferences"}
+EMBED_LOADER_MAX_AGE = 3600  # publishers' pages pick up a new loader within the hour
 
 
 def _idempotency_key() -> str | None:
@@ -63,6 +67,17 @@ def embed_signup():
     if not cards:
         abort(404)
     return pages.signup_page(cards, source="embed", selected={c.slug for c in cards})
+
+
+@bp.get("/embed/signup.js")
+def embed_loader():
+    """The script that places the box in an article and keeps it as tall as its content."""
+    return send_from_directory(
+        current_app.static_folder,
+        "embed/signup.js",
+        mimetype="text/javascript",
+        max_age=EMBED_LOADER_MAX_AGE,
+    )
 
 
 @bp.post("/subscribe")
@@ -117,11 +132,11 @@ def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
 @private_page
 def confirm(token: str):
     """A page whose script confirms at once; a GET itself never changes anything."""
-    subscriber = signup.subscriber_from_token(Purpose.CONFIRM, token)
+    subscriber = standing.subscriber_from_token(Purpose.CONFIRM, token)
     return render_template(
         "public/confirm.html",
         token=token,
-        awaiting=signup.awaiting_confirmation(subscriber),
+        awaiting=confirming.awaiting_confirmation(subscriber),
     )
 
 
@@ -129,11 +144,11 @@ def confirm(token: str):
 @private_page
 def confirm_post(token: str):
     """Confirm the reader's pending newsletters."""
-    outcome = signup.confirm_subscription(token, request_origin("confirm-link"))
+    outcome = confirming.confirm_subscription(token, request_origin("confirm-link"))
     return render_template(
         "public/confirmed.html",
         added=outcome.added,
-        active=signup.active_newsletters(outcome.subscriber),
+        active=standing.active_newsletters(outcome.subscriber),
         preferences_url=links.preferences_url(outcome.subscriber),
     )
 
@@ -145,7 +160,7 @@ def confirm_post(token: str):
 @private_page
 def show_preferences(token: str):
     """The preference center: every public newsletter in its current state."""
-    subscriber = signup.subscriber_from_token(Purpose.PREFERENCES, token)
+    subscriber = standing.subscriber_from_token(Purpose.PREFERENCES, token)
     choices = preferences.preference_choices(subscriber)
     return render_template(
         "public/preferences.html",
@@ -177,7 +192,7 @@ def save_preferences(token: str):
         return preferences.update_preferences(token, slugs, origin)
 
     def answer(outcome):
-        active = [n.slug for n in signup.active_newsletters(outcome.subscriber)]
+        active = [n.slug for n in standing.active_newsletters(outcome.subscriber)]
         return 200, {"status": "ok", "message": message, "newsletters": active}
 
     status, body = idempotency.apply_once(

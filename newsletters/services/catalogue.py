@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from newsletters.errors import InvalidInput, NoNewsletterChosen, UnknownNewsletter
+from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import Cadence, Newsletter
 from newsletters.services.core import sql
@@ -90,7 +90,7 @@ def public_newsletters() -> list[Newsletter]:
     return list(
         db.session.scalars(
             select(Newsletter)
-            .where(Newsletter.is_public.is_(True), Newsletter.is_archived.is_(False))
+            .where(Newsletter.is_public.is_(True), Newsletter.in_service)
             .order_by(Newsletter.name)
         )
     )
@@ -194,6 +194,14 @@ class NewsletterInput:
     from_name: str | None = None
     subject_template: str = ""
     intro: str = ""
+
+
+def newsletter_by_slug(slug: str) -> Newsletter:
+    """The newsletter with this slug, or :class:`NotFound`."""
+    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == (slug or "")))
+    if newsletter is None:
+        raise NotFound(f"There is no newsletter with the slug {slug!r}.")
+    return newsletter
 
 
 def newsletter_by_uuid(public_id: str) -> Newsletter:

@@ -15,7 +15,7 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services.issues import compose
+from newsletters.services.issues import schedule
 
 CHUNK = 5000
 
@@ -43,10 +43,10 @@ def add_stories(app, newsletter_id: int, count: int = 3, *, period: str = "due")
         newsletter = db.session.get(Newsletter, newsletter_id)
         now = utcnow()
         if period == "due":
-            due = compose.due_period(newsletter, now)
+            due = schedule.due_period(newsletter, now)
             published = due.start + (due.end - due.start) / 2
         else:
-            published = compose.current_period(newsletter, now).start + timedelta(
+            published = schedule.current_period(newsletter, now).start + timedelta(
                 seconds=60 * count
             )
         db.session.add_all(

@@ -8,6 +8,7 @@ from newsletters.admin.forms import ActionForm, StoryForm, TestSendForm
 from newsletters.dev.routes import EMAIL_PREVIEW_CSP
 from newsletters.errors import InvalidInput
 from newsletters.models import utcnow
+from newsletters.services import catalogue
 from newsletters.services.catalogue import all_newsletters
 from newsletters.services.issues import compose, deliveries, stories
 from newsletters.services.issues.stories import StoryInput
@@ -16,7 +17,7 @@ from newsletters.services.issues.stories import StoryInput
 def _story_form(story=None) -> StoryForm:
     form = StoryForm(obj=story)
     form.newsletter.choices = [
-        SelectChoice(n.slug, n.name) for n in all_newsletters() if not n.is_archived
+        SelectChoice(n.slug, n.name) for n in all_newsletters() if n.in_service
     ]
     if story is not None and not form.is_submitted():
         form.newsletter.data = story.newsletter.slug
@@ -46,7 +47,7 @@ def _refused(form: StoryForm, error: InvalidInput, story=None):
 def stories_list():
     """The newest stories, of one newsletter or all."""
     slug = request.args.get("newsletter", "")
-    newsletter = stories.newsletter_by_slug(slug) if slug else None
+    newsletter = catalogue.newsletter_by_slug(slug) if slug else None
     return render_template(
         "admin/stories.html",
         stories=stories.latest_stories(newsletter),
@@ -113,7 +114,7 @@ def issues_list():
     return render_template(
         "admin/issues.html",
         issues=deliveries.issues_overview(limit=50),
-        newsletters=[n for n in all_newsletters() if not n.is_archived],
+        newsletters=[n for n in all_newsletters() if n.in_service],
         test_form=TestSendForm(),
         action=ActionForm(),
     )

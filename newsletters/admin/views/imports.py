@@ -17,30 +17,25 @@ def new_import():
     error = None
     if form.validate_on_submit():
         upload = form.file.data
-        note = (form.consent_note.data or "").strip() if form.attest.data else None
-        if form.attest.data and not note:
-            error = InvalidInput(
-                "Say where and when these readers consented.", field="consent_note"
+        try:
+            job = audited(
+                "import.start",
+                "import",
+                upload.filename or "import.csv",
+                lambda: imports.start_import(
+                    upload.filename,
+                    upload.read(),
+                    admin_id=current_user.id,
+                    attested=form.attest.data,
+                    consent_note=form.consent_note.data,
+                ),
+                detail=lambda job: {"job": str(job.uuid), "attested": job.attested},
             )
+        except InvalidInput as refused:
+            error = refused
         else:
-            try:
-                job = audited(
-                    "import.start",
-                    "import",
-                    upload.filename or "import.csv",
-                    lambda: imports.start_import(
-                        upload.filename,
-                        upload.read(),
-                        admin_id=current_user.id,
-                        consent_note=note,
-                    ),
-                    detail=lambda job: {"job": str(job.uuid), "attested": job.attested},
-                )
-            except InvalidInput as refused:
-                error = refused
-            else:
-                imports.run_in_background(job.id, "check")
-                return redirect(url_for("admin.import_job", uuid=job.uuid))
+            imports.run_in_background(job.id, "check")
+            return redirect(url_for("admin.import_job", uuid=job.uuid))
     status = 400 if error else 200
     return render_template("admin/import_new.html", form=form, error=error), status
 

@@ -1,16 +1,15 @@
-"""Issues of a newsletter: when one is due, what goes in it, and rendering it once.
+"""Composing issues: which one a run sends, what goes in it, and rendering it once.
 
-A newsletter's period ends at its send slot (weekday and hour, in
-``TIMEZONE``). ``flask digest send`` sends the issue of the period that ended
-last; ``--force`` sends the issue of the period running now. Either way there
-is one issue per newsletter and period, so a second run finds it and sends
-nobody anything twice.
+``flask digest send`` sends the issue of the period that ended last;
+``--force`` sends the issue of the period running now (periods come from
+:mod:`.schedule`). Either way there is one issue per newsletter and period, so
+a second run finds it and sends nobody anything twice. :func:`decide` is the one
+answer to "what should a run do now?", for a real send and for ``--dry-run``.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -26,11 +25,19 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services.catalogue import check_subject_template
+from newsletters.services.catalogue import check_subject_template, newsletter_by_slug
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.sql import insert
 from newsletters.services.core.transactions import atomic
-from newsletters.services.issues.stories import newsletter_by_slug, stories_between
+from newsletters.services.issues.schedule import (
+    Period,
+    current_period,
+    due_period,
+    local,
+    period_after,
+    period_label,
+)
+from newsletters.services.issues.stories import stories_between
 from newsletters.services.mail import links, outbox
 from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletters.services.mail.render import RenderedEmail, render_email
@@ -39,41 +46,13 @@ DEFAULT_SUBJECT = "{name}: {date}"
 
 
 @dataclass(frozen=True)
-class Period:
-    """The stretch of time an issue covers: [start, end)."""
+class Decision:
+    """What a run should do for one newsletter now, and why."""
 
-    start: datetime
-    end: datetime
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def _slot(newsletter: Newsletter, day: date) -> datetime:
-    """The send time on ``day``, local wall-clock time, in UTC."""
-    return datetime.combine(day, time(newsletter.send_hour), tzinfo=_zone()).astimezone(UTC)
-
-
-def _last_slot_day(newsletter: Newsletter, moment: datetime) -> date:
-    """The local date of the latest send slot at or before ``moment``."""
-    local = moment.astimezone(_zone())
-    day = local.date() - timedelta(days=(local.weekday() - newsletter.send_weekday) % 7)
-    if _slot(newsletter, day) > moment:
-        day -= timedelta(days=7)
-    return day
-
-
-def due_period(newsletter: Newsletter, now: datetime) -> Period:
-    """The period that ended at the latest send slot: what a scheduled run sends."""
-    day = _last_slot_day(newsletter, now)
-    return Period(_slot(newsletter, day - timedelta(days=7)), _slot(newsletter, day))
-
-
-def current_period(newsletter: Newsletter, now: datetime) -> Period:
-    """The period running now: what ``--force`` and a preview show."""
-    day = _last_slot_day(newsletter, now)
-    return Period(_slot(newsletter, day), _slot(newsletter, day + timedelta(days=7)))
+    period: Period
+    action: str  # send, sending, not due, empty, already sent
+    issue: Issue | None
+    stories: list[Story]
 
 
 def _existing_issue(newsletter: Newsletter, period: Period) -> Issue | None:
@@ -85,31 +64,26 @@ def _existing_issue(newsletter: Newsletter, period: Period) -> Issue | None:
 
 
 def next_period(newsletter: Newsletter, now: datetime) -> Period:
-    """The period of the next issue to go out: the one that just ended if it has not gone
-    out yet, else the one running now."""
-    due = due_period(newsletter, now)
-    issue = _existing_issue(newsletter, due)
-    unsent = issue is None or issue.status == IssueStatus.DRAFT
-    if unsent and due.end > newsletter.created_at:
-        return due
-    return current_period(newsletter, now)
+    """The period of the next issue to go out: the first, from the one that just ended,
+    whose issue has not gone out yet.
 
-
-def period_label(start: datetime, end: datetime) -> str:
-    """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time."""
-    first = start.astimezone(_zone())
-    last = (end - timedelta(seconds=1)).astimezone(_zone())
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day} – {last.day} {last:%B %Y}"
-    if first.year == last.year:
-        return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
-    return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
+    After ``--force`` has sent the running period's issue, that is the period after it.
+    """
+    period = due_period(newsletter, now)
+    if period.end <= newsletter.created_at:
+        period = current_period(newsletter, now)
+    for _ in range(3):  # the ended period, the running one, the one after it
+        issue = _existing_issue(newsletter, period)
+        if issue is None or issue.status == IssueStatus.DRAFT:
+            return period
+        period = period_after(newsletter, period)
+    return period
 
 
 def subject_for(newsletter: Newsletter, issue: Issue) -> str:
     """The issue's subject: its own override, the newsletter's template, or the default."""
     template = issue.subject_override or newsletter.subject_template or DEFAULT_SUBJECT
-    local_end = issue.period_end.astimezone(_zone())
+    local_end = local(issue.period_end)
     values = {
         "name": newsletter.name,
         "date": f"{local_end.day} {local_end:%B %Y}",
@@ -143,7 +117,10 @@ def render_issue(
 
 
 def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -> Issue:
-    """The one issue of this newsletter for this period, created if need be (race-free)."""
+    """The one issue of this newsletter for this period, created if need be (race-free).
+
+    It joins the caller's transaction; the caller commits.
+    """
     db.session.execute(
         insert(Issue)
         .values(
@@ -158,45 +135,49 @@ def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -
         )
         .on_conflict_do_nothing(index_elements=["newsletter_id", "period_start"])
     )
-    db.session.commit()
-    return db.session.scalar(
-        select(Issue).where(
-            Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
-        )
-    )
+    return _existing_issue(newsletter, period)
 
 
-def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Issue | None:
-    """The issue a run should send for this newsletter, rendered once; None when none is due.
+def decide(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Decision:
+    """What a run should do for this newsletter now; nothing is written.
 
-    An ended period without stories is marked empty and sends nothing, unless
-    the newsletter says to send empty issues. A forced issue of the running
-    period is only created when there is something to send.
+    A scheduled run looks at the period that ended last, ``force`` at the one
+    running now. An issue that has left its draft state is never built again.
+    A period without stories sends nothing, unless the newsletter says to send
+    empty issues.
     """
     period = current_period(newsletter, now) if force else due_period(newsletter, now)
+    issue = _existing_issue(newsletter, period)
+    stories = stories_between(newsletter, period.start, min(period.end, now))
+    if issue is not None and issue.status != IssueStatus.DRAFT:
+        action = {IssueStatus.SENDING: "sending", IssueStatus.SENT: "already sent"}
+        return Decision(period, action.get(issue.status, "empty"), issue, stories)
     if not force and period.end <= newsletter.created_at:
-        return None  # the newsletter did not exist during that period
-    if force and not _worth_forcing(newsletter, period, now):
-        return None  # nothing to send yet: leave the week's issue to its scheduled run
-    issue = issue_for(newsletter, period, forced=force)
-    if issue.status == IssueStatus.DRAFT:
-        _render_once(newsletter, issue, now, force)
-        db.session.refresh(issue)
-    return issue
-
-
-def _worth_forcing(newsletter: Newsletter, period: Period, now: datetime) -> bool:
-    if newsletter.send_when_empty or _existing_issue(newsletter, period) is not None:
-        return True
-    return bool(stories_between(newsletter, period.start, min(period.end, now)))
-
-
-def _render_once(newsletter: Newsletter, issue: Issue, now: datetime, force: bool) -> None:
-    stories = stories_between(newsletter, issue.period_start, min(issue.period_end, now))
+        return Decision(period, "not due", issue, stories)  # the newsletter did not exist yet
     if not stories and not newsletter.send_when_empty:
-        if not force:
+        return Decision(period, "empty", issue, stories)
+    return Decision(period, "send", issue, stories)
+
+
+def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Decision:
+    """Carry out :func:`decide`: render the issue once and mark it sending, or mark an
+    ended period without stories empty. A forced issue is created only to be sent."""
+    decision = decide(newsletter, now, force=force)
+    if decision.action == "send" or (decision.action == "empty" and not force):
+        issue = issue_for(newsletter, decision.period, forced=force)
+        db.session.commit()
+        if decision.action == "send":
+            _render_once(newsletter, issue, decision.stories, now, force)
+        else:
             _move(issue, IssueStatus.DRAFT, status=IssueStatus.EMPTY, completed_at=now)
-        return
+        db.session.refresh(issue)
+        decision = Decision(decision.period, decision.action, issue, decision.stories)
+    return decision
+
+
+def _render_once(
+    newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, force: bool
+) -> None:
     email = render_issue(newsletter, issue, stories)
     # Only one renderer wins; a concurrent run re-reads the winner's issue.
     _move(
@@ -224,21 +205,28 @@ def _move(issue: Issue, expected: IssueStatus, **values) -> bool:
 
 
 def newsletters_for_sending(slug: str | None = None) -> list[Newsletter]:
-    """Every newsletter that sends issues (public or not), or the one named."""
+    """Every newsletter in service (public or not), or the one named if it is in service."""
     if slug:
-        return [newsletter_by_slug(slug)]
+        newsletter = newsletter_by_slug(slug)
+        if not newsletter.in_service:
+            raise InvalidInput(f"{newsletter.name} is archived: it sends no issues.")
+        return [newsletter]
     return list(
         db.session.scalars(
-            select(Newsletter).where(Newsletter.is_archived.is_(False)).order_by(Newsletter.slug)
+            select(Newsletter).where(Newsletter.in_service).order_by(Newsletter.slug)
         )
     )
 
 
 def unfinished_issues(slug: str | None = None) -> list[Issue]:
     """Issues still being sent: a crashed or interrupted run, or failures to retry."""
-    query = select(Issue).where(Issue.status == IssueStatus.SENDING)
+    query = (
+        select(Issue)
+        .join(Newsletter)
+        .where(Issue.status == IssueStatus.SENDING, Newsletter.in_service)
+    )
     if slug:
-        query = query.join(Newsletter).where(Newsletter.slug == slug)
+        query = query.where(Newsletter.slug == slug)
     return list(db.session.scalars(query.order_by(Issue.id)))
 
 
@@ -289,7 +277,7 @@ def send_test(slug: str, address: str, now: datetime) -> str:
     target = normalize_email(address)
     _, email, _ = preview(slug, now)
     outbox.enqueue(
-        kind="test",
+        kind=outbox.OutboxKind.TEST,
         to=target,
         email=RenderedEmail(subject=f"[Test] {email.subject}", text=email.text, html=email.html),
     )

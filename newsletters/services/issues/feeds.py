@@ -55,9 +55,7 @@ class FeedError(Exception):
 
 def pull_feeds(slug: str | None = None) -> list[FeedResult]:
     """Pull every newsletter's feed (or one newsletter's), each in its own transaction."""
-    query = select(Newsletter).where(
-        Newsletter.feed_url.is_not(None), Newsletter.is_archived.is_(False)
-    )
+    query = select(Newsletter).where(Newsletter.feed_url.is_not(None), Newsletter.in_service)
     if slug:
         query = query.where(Newsletter.slug == slug)
     results = []

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Issue, IssueStatus, utcnow
 from newsletters.services.issues import batch_sender, compose, deliveries
 from newsletters.services.issues.deliveries import DeliveryReport
+from newsletters.services.issues.schedule import Period
 
 SEND_DIGEST_TASK = "newsletters.send_digest"
 MAX_FAN_OUT = 256
@@ -36,8 +36,8 @@ class IssueRun:
     """What one run did for one newsletter."""
 
     newsletter: str
-    outcome: str  # sent, incomplete, empty, not due, already sent, would send
-    period: compose.Period | None = None
+    outcome: str  # sent, incomplete, empty, not due, already sent, would send, would resume
+    period: Period | None = None
     total: int = 0
     stories: int = 0
     report: DeliveryReport = field(default_factory=DeliveryReport)
@@ -67,30 +67,22 @@ class IssueRun:
         return line + (f"; stopped: {self.report.error}" if self.report.error else "")
 
 
-def _period(issue: Issue) -> compose.Period:
-    return compose.Period(issue.period_start, issue.period_end)
+def _period(issue: Issue) -> Period:
+    return Period(issue.period_start, issue.period_end)
 
 
 def plan_due_issues(slug: str | None, *, force: bool, now: datetime) -> list[IssueRun]:
-    """What a run would do, without writing anything (``--dry-run``)."""
+    """What a run would do, without writing anything (``--dry-run``): the same decision."""
     plans = []
     for newsletter in compose.newsletters_for_sending(slug):
-        period = (compose.current_period if force else compose.due_period)(newsletter, now)
-        existing = db.session.scalar(
-            select(Issue).where(
-                Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
-            )
-        )
-        stories = len(compose.stories_between(newsletter, period.start, min(period.end, now)))
-        run = IssueRun(newsletter.slug, "would send", period, stories=stories)
-        if existing is not None and existing.status != IssueStatus.DRAFT:
-            run.outcome = f"already {existing.status.value}"
-        elif not force and period.end <= newsletter.created_at:
-            run.outcome = "not due"
-        elif not stories and not newsletter.send_when_empty:
-            run.outcome = "empty"
-        else:
+        decision = compose.decide(newsletter, now, force=force)
+        run = IssueRun(newsletter.slug, decision.action, decision.period)
+        run.stories = len(decision.stories)
+        if decision.action == "send":
+            run.outcome = "would send"
             run.total = compose.active_subscriber_count(newsletter)
+        elif decision.action == "sending":
+            run.outcome = "would resume"
         plans.append(run)
     return plans
 
@@ -108,13 +100,9 @@ def send_due_issues(
     now = now or utcnow()
     runs = []
     for newsletter in compose.newsletters_for_sending(slug):
-        issue = compose.prepare_issue(newsletter, now, force=force)
-        if issue is None:
-            runs.append(IssueRun(newsletter.slug, "empty" if force else "not due"))
-        elif issue.status in (IssueStatus.EMPTY, IssueStatus.DRAFT):
-            runs.append(IssueRun(newsletter.slug, "empty", _period(issue)))
-        elif issue.status == IssueStatus.SENT:
-            runs.append(IssueRun(newsletter.slug, "already sent", _period(issue)))
+        decision = compose.prepare_issue(newsletter, now, force=force)
+        if decision.action not in ("send", "sending"):
+            runs.append(IssueRun(newsletter.slug, decision.action, decision.period))
     for issue in compose.unfinished_issues(slug):
         runs.append(
             send_issue(issue, executor=executor, connections=connections, progress=progress)

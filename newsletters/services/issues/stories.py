@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from newsletters.errors import InvalidInput, NotFound
+from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Story, utcnow
-from newsletters.services.catalogue import has_control_characters
+from newsletters.services.catalogue import has_control_characters, newsletter_by_slug
 from newsletters.services.core import sql
 from newsletters.services.core.sql import insert
 from newsletters.services.core.transactions import atomic
@@ -30,14 +30,6 @@ class StoryInput:
     published_at: datetime | str | None = None
     guid: str | None = None
     image_url: str | None = None
-
-
-def newsletter_by_slug(slug: str) -> Newsletter:
-    """The newsletter with this slug, or :class:`NotFound`."""
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == (slug or "")))
-    if newsletter is None:
-        raise NotFound(f"There is no newsletter with the slug {slug!r}.")
-    return newsletter
 
 
 def _text(value, field: str, limit: int, *, required: bool = False, one_line: bool = True) -> str:

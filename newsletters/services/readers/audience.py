@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
-from newsletters.errors import InvalidInput, NotFound
+from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
@@ -22,12 +22,13 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletters.services.catalogue import newsletter_by_slug
 from newsletters.services.core import sql
 from newsletters.services.core.transactions import atomic
 from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices, preferences
+from newsletters.services.readers.confirm import awaiting_confirmation, claim_confirmation_mail
 from newsletters.services.readers.history import Origin
-from newsletters.services.readers.signup import awaiting_confirmation, claim_confirmation_mail
 
 PAGE_SIZE = 50
 # Above every character an address can contain, to turn a prefix into a range.
@@ -161,11 +162,7 @@ def history(subscriber: Subscriber) -> list[Event]:
 def unsubscribe(public_id: str, newsletter_slug: str | None, origin: Origin) -> list[str]:
     """Take a reader off one newsletter, or all; returns the slugs they left."""
     subscriber = by_uuid(public_id)
-    newsletter = None
-    if newsletter_slug:
-        newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == newsletter_slug))
-        if newsletter is None:
-            raise NotFound(f"There is no newsletter with the slug {newsletter_slug!r}.")
+    newsletter = newsletter_by_slug(newsletter_slug) if newsletter_slug else None
     return [n.slug for n in preferences.leave(subscriber, newsletter, origin).removed]
 
 

@@ -25,7 +25,6 @@ from newsletters.models import (
     Newsletter,
     Subscriber,
     Subscription,
-    SubscriptionStatus,
     utcnow,
 )
 from newsletters.services.core import sql
@@ -34,6 +33,7 @@ from newsletters.services.core.transactions import atomic
 from newsletters.services.mail import suppressions
 from newsletters.services.readers.history import Origin
 from newsletters.services.readers.signup import import_subscription
+from newsletters.services.readers.standing import HAS_LEFT
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,27 @@ class Row:
     newsletters: list[Newsletter] = field(default_factory=list)
 
 
+ATTESTATION_NEEDS_NOTE = "Say where and when these readers consented."
+
+
 @atomic
 def start_import(
     filename: str,
     content: bytes,
     *,
     admin_id: int | None = None,
+    attested: bool = False,
     consent_note: str | None = None,
 ) -> ImportJob:
-    """Store an uploaded file as an import job, ready to be checked."""
+    """Store an uploaded file as an import job, ready to be checked.
+
+    ``attested`` means the importer vouches that the readers consented
+    elsewhere; that needs a note saying where and when, kept as their
+    consent record. Without it the readers get a confirmation email.
+    """
+    note = (consent_note or "").strip() or None
+    if attested and note is None:
+        raise InvalidInput(ATTESTATION_NEEDS_NOTE, field="consent_note")
     if len(content) > MAX_BYTES:
         raise InvalidInput("That file is larger than 50 MB; split it and import the parts.")
     try:
@@ -73,13 +85,12 @@ def start_import(
     header = next(csv.reader(io.StringIO(text)), [])
     if [h.strip().lower() for h in header[:2]] != ["email", "newsletters"]:
         raise InvalidInput("The first line must be the header: email,newsletters")
-    note = (consent_note or "").strip() or None
     job = ImportJob(
         filename=(filename or "import.csv")[:255],
         content=text,
         admin_id=admin_id,
-        attested=note is not None,
-        consent_note=note,
+        attested=attested,
+        consent_note=note if attested else None,
         total_rows=sum(
             1
             for line, fields in enumerate(csv.reader(io.StringIO(text)))
@@ -114,10 +125,7 @@ def _rows(job: ImportJob) -> Iterator[list[Row]]:
 
 
 def _newsletter_map() -> dict[str, Newsletter]:
-    return {
-        n.slug: n
-        for n in db.session.scalars(select(Newsletter).where(Newsletter.is_archived.is_(False)))
-    }
+    return {n.slug: n for n in db.session.scalars(select(Newsletter).where(Newsletter.in_service))}
 
 
 def _check_batch(rows: list[Row], newsletters: dict[str, Newsletter], seen: set[str]) -> None:
@@ -146,7 +154,7 @@ def _check_batch(rows: list[Row], newsletters: dict[str, Newsletter], seen: set[
 
 
 def _flag_departures(rows: list[Row]) -> None:
-    """A reader who left a newsletter is not put back on it by an import."""
+    """Report the rows that would put a reader back on a newsletter they left (``has_left``)."""
     if not rows:
         return
     left = db.session.execute(
@@ -155,7 +163,7 @@ def _flag_departures(rows: list[Row]) -> None:
         .join(Newsletter, Newsletter.id == Subscription.newsletter_id)
         .where(
             Subscriber.email.in_([r.email for r in rows]),
-            Subscription.status == SubscriptionStatus.UNSUBSCRIBED,
+            HAS_LEFT,
         )
     ).all()
     departed: dict[str, set[str]] = {}

@@ -4,15 +4,12 @@ A preferences or unsubscribe link proves the reader owns the address, so the
 changes made through one apply at once, with no confirmation email.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
 
-from newsletters.errors import InvalidToken, UnknownNewsletter
-from newsletters.extensions import db
+from newsletters.errors import InvalidToken, NotFound, UnknownNewsletter
 from newsletters.models import (
     EventKind,
     Newsletter,
@@ -21,20 +18,21 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletters.services.catalogue import public_newsletters
+from newsletters.services.catalogue import newsletter_by_uuid, public_newsletters
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.tokens import Purpose, read_token
 from newsletters.services.core.transactions import atomic
 from newsletters.services.readers import notices
+from newsletters.services.readers.confirm import claim_mail_slot
 from newsletters.services.readers.history import Origin, record_event
-from newsletters.services.readers.signup import (
+from newsletters.services.readers.standing import (
     LIVE,
     Outcome,
     activate,
     active_newsletters,
-    claim_mail_slot,
     deactivate,
     mark_confirmed,
+    subscriber_by_email,
     subscriber_from_payload,
     subscriber_from_token,
 )
@@ -134,13 +132,9 @@ def unsubscribe_link_target(token: str) -> tuple[Subscriber, Newsletter | None]:
     if not payload.get("n"):
         return subscriber, None
     try:
-        newsletter_uuid = uuid.UUID(payload["n"])
-    except (TypeError, ValueError) as exc:
+        return subscriber, newsletter_by_uuid(payload["n"])
+    except (TypeError, NotFound) as exc:
         raise InvalidToken() from exc
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.uuid == newsletter_uuid))
-    if newsletter is None:
-        raise InvalidToken()
-    return subscriber, newsletter
 
 
 @atomic
@@ -173,7 +167,7 @@ def leave(subscriber: Subscriber, newsletter: Newsletter | None, origin: Origin)
 def request_preferences_link(email: str, origin: Origin) -> None:
     """Mail a fresh preferences link to a known address; do nothing, visibly the same, otherwise."""
     address = normalize_email(email)
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    subscriber = subscriber_by_email(address)
     if subscriber is None:
         return
     if claim_mail_slot(subscriber, Subscriber.link_sent_at, utcnow()):

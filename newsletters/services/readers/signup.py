@@ -7,19 +7,14 @@ and leaving live in :mod:`newsletters.services.readers.preferences`.
 """
 
 import logging
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
 
-from newsletters.errors import InvalidToken
 from newsletters.extensions import db
 from newsletters.models import (
     EventKind,
     Newsletter,
-    OutboxMessage,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -28,27 +23,22 @@ from newsletters.models import (
 )
 from newsletters.services.catalogue import newsletters_for_signup
 from newsletters.services.core.addresses import check_not_disposable, normalize_email
-from newsletters.services.core.tokens import Purpose, read_token
 from newsletters.services.core.transactions import atomic
 from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices
+from newsletters.services.readers.confirm import awaiting_confirmation, claim_confirmation_mail
 from newsletters.services.readers.history import Origin, record_event
+from newsletters.services.readers.standing import (
+    activate,
+    has_left,
+    mark_confirmed,
+    subscriber_by_email,
+)
 
 log = logging.getLogger(__name__)
 
-LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
 # What every signup is told, whatever happened to the address: nothing to enumerate.
 SIGNUP_ANSWER = "Thank you for submitting your email!"
-
-
-@dataclass
-class Outcome:
-    """What a change did, for the page that reports it."""
-
-    subscriber: Subscriber
-    added: list[Newsletter] = field(default_factory=list)
-    removed: list[Newsletter] = field(default_factory=list)
-    newsletter: Newsletter | None = None
 
 
 # --- signing up -----------------------------------------------------------------
@@ -106,11 +96,7 @@ def import_subscription(
     subscriber, _ = _subscriber_for(address)
     now = utcnow()
     existing = {s.newsletter_id: s for s in subscriber.subscriptions}
-    wanted = [
-        n
-        for n in chosen
-        if getattr(existing.get(n.id), "status", None) != SubscriptionStatus.UNSUBSCRIBED
-    ]
+    wanted = [n for n in chosen if not has_left(existing.get(n.id))]
     if consent_note:
         added = [n for n in wanted if _activate_attested(subscriber, existing.get(n.id), n, now)]
         if added:
@@ -150,7 +136,7 @@ def _activate_attested(subscriber, subscription, newsletter, now) -> bool:
 
 def _subscriber_for(address: str, **new_fields) -> tuple[Subscriber, bool]:
     """The reader with this address, or a new one with ``new_fields``; and whether it is new."""
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    subscriber = subscriber_by_email(address)
     if subscriber is not None:
         return subscriber, False
     # A concurrent signup for the same address makes this insert fail on the
@@ -189,146 +175,7 @@ def _request(
     db.session.flush()
 
 
-def awaiting_confirmation(subscriber: Subscriber, now: datetime | None = None) -> list[Newsletter]:
-    """Newsletters the reader asked for recently enough that a confirm link may activate them."""
-    cutoff = (now or utcnow()) - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
-    return [s.newsletter for s in _pending_since(subscriber, cutoff)]
-
-
-def _pending_since(subscriber: Subscriber, cutoff: datetime) -> list[Subscription]:
-    return sorted(
-        (
-            s
-            for s in subscriber.subscriptions
-            if s.status == SubscriptionStatus.PENDING
-            and s.requested_at >= cutoff
-            and not s.newsletter.is_archived
-        ),
-        key=lambda s: s.newsletter.name,
-    )
-
-
-CONFIRMATION_KINDS = ("confirmation", "already_subscribed")
-
-
-def claim_confirmation_mail(subscriber: Subscriber, now: datetime) -> bool:
-    """The rule against mail bombing: may this reader get a confirmation email now?
-
-    At most one per ``CONFIRMATION_EMAIL_INTERVAL`` and ``CONFIRMATIONS_PER_DAY``
-    in any 24 hours, however many signups arrive for the address.
-    """
-    sent_today = db.session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.subscriber_id == subscriber.id,
-            OutboxMessage.kind.in_(CONFIRMATION_KINDS),
-            OutboxMessage.created_at > now - timedelta(days=1),
-        )
-    )
-    if sent_today >= current_app.config["CONFIRMATIONS_PER_DAY"]:
-        return False
-    return claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now)
-
-
-def claim_mail_slot(subscriber: Subscriber, column, now: datetime) -> bool:
-    """Take the right to mail this reader now, at most once per interval, race-free."""
-    cutoff = now - timedelta(seconds=current_app.config["CONFIRMATION_EMAIL_INTERVAL"])
-    result = db.session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber.id, or_(column.is_(None), column <= cutoff))
-        .values({column: now})
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
 # --- confirming -------------------------------------------------------------------
 
 
-@atomic
-def confirm_subscription(token: str, origin: Origin) -> Outcome:
-    """Activate every newsletter the reader asked for and record their consent.
-
-    Confirming twice is harmless: the second time nothing is pending and
-    nothing is sent.
-    """
-    subscriber = subscriber_from_token(Purpose.CONFIRM, token)
-    now = utcnow()
-    cutoff = now - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
-    confirmed = _pending_since(subscriber, cutoff)
-    for subscription in confirmed:
-        activate(subscription, now)
-    if confirmed:
-        mark_confirmed(subscriber, now)
-        activated = [s.newsletter for s in confirmed]
-        record_event(
-            subscriber,
-            EventKind.CONFIRMED,
-            activated,
-            origin,
-            consent_version=confirmed[-1].consent_version,
-            source=confirmed[-1].source,
-            detail={"requests": _request_details(confirmed)},
-        )
-        notices.queue_welcome(subscriber, activated)
-    return Outcome(subscriber=subscriber, added=[s.newsletter for s in confirmed])
-
-
-def _request_details(subscriptions: list[Subscription]) -> dict:
-    """Where and when each confirmed newsletter was asked for: the consent trail."""
-    return {
-        s.newsletter.slug: {
-            "source": s.source,
-            "requested_at": s.requested_at.isoformat(),
-            "consent_version": s.consent_version,
-        }
-        for s in subscriptions
-    }
-
-
-def activate(subscription: Subscription, now: datetime) -> None:
-    """The reader gets this newsletter from now on."""
-    subscription.status = SubscriptionStatus.ACTIVE
-    subscription.confirmed_at = now
-    subscription.unsubscribed_at = None
-
-
-def mark_confirmed(subscriber: Subscriber, now: datetime) -> None:
-    """The reader has proved they own the address, by a confirm or preferences link."""
-    subscriber.status = SubscriberStatus.CONFIRMED
-    subscriber.confirmed_at = subscriber.confirmed_at or now
-
-
-def deactivate(subscription: Subscription, now: datetime) -> None:
-    """The reader stops getting this newsletter."""
-    subscription.status = SubscriptionStatus.UNSUBSCRIBED
-    subscription.unsubscribed_at = now
-
-
-def active_newsletters(subscriber: Subscriber) -> list[Newsletter]:
-    """What the reader receives now, by name."""
-    return sorted(
-        (s.newsletter for s in subscriber.subscriptions if s.status == SubscriptionStatus.ACTIVE),
-        key=lambda n: n.name,
-    )
-
-
 # --- links ------------------------------------------------------------------------------
-
-
-def subscriber_from_token(purpose: Purpose, token: str) -> Subscriber:
-    """The subscriber a link was made for; :class:`InvalidToken` if none (any more)."""
-    return subscriber_from_payload(read_token(purpose, token))
-
-
-def subscriber_from_payload(payload) -> Subscriber:
-    """The subscriber a verified token payload names; :class:`InvalidToken` if gone."""
-    try:
-        subscriber_uuid = uuid.UUID(payload["s"])
-    except (TypeError, KeyError, ValueError) as exc:
-        raise InvalidToken() from exc
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.uuid == subscriber_uuid))
-    if subscriber is None:
-        raise InvalidToken()
-    return subscriber

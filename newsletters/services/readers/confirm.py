@@ -1,0 +1,130 @@
+"""Confirming by email: who is waiting, when they may be mailed again, and the click.
+
+A confirmation link activates every newsletter the reader asked for within
+``CONFIRM_TOKEN_MAX_AGE``; mail about it is rationed so that nobody can use the
+signup form to bomb an address.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+
+from newsletters.extensions import db
+from newsletters.models import (
+    EventKind,
+    Newsletter,
+    OutboxMessage,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletters.services.core.tokens import Purpose
+from newsletters.services.core.transactions import atomic
+from newsletters.services.readers import notices
+from newsletters.services.readers.history import Origin, record_event
+from newsletters.services.readers.standing import (
+    Outcome,
+    activate,
+    mark_confirmed,
+    subscriber_from_token,
+)
+
+log = logging.getLogger(__name__)
+
+
+def awaiting_confirmation(subscriber: Subscriber, now: datetime | None = None) -> list[Newsletter]:
+    """Newsletters the reader asked for recently enough that a confirm link may activate them."""
+    cutoff = (now or utcnow()) - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    return [s.newsletter for s in _pending_since(subscriber, cutoff)]
+
+
+def _pending_since(subscriber: Subscriber, cutoff: datetime) -> list[Subscription]:
+    return sorted(
+        (
+            s
+            for s in subscriber.subscriptions
+            if s.status == SubscriptionStatus.PENDING
+            and s.requested_at >= cutoff
+            and s.newsletter.in_service
+        ),
+        key=lambda s: s.newsletter.name,
+    )
+
+
+CONFIRMATION_KINDS = ("confirmation", "already_subscribed")
+
+
+def claim_confirmation_mail(subscriber: Subscriber, now: datetime) -> bool:
+    """The rule against mail bombing: may this reader get a confirmation email now?
+
+    At most one per ``CONFIRMATION_EMAIL_INTERVAL`` and ``CONFIRMATIONS_PER_DAY``
+    in any 24 hours, however many signups arrive for the address.
+    """
+    sent_today = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.subscriber_id == subscriber.id,
+            OutboxMessage.kind.in_(CONFIRMATION_KINDS),
+            OutboxMessage.created_at > now - timedelta(days=1),
+        )
+    )
+    if sent_today >= current_app.config["CONFIRMATIONS_PER_DAY"]:
+        return False
+    return claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now)
+
+
+def claim_mail_slot(subscriber: Subscriber, column, now: datetime) -> bool:
+    """Take the right to mail this reader now, at most once per interval, race-free."""
+    cutoff = now - timedelta(seconds=current_app.config["CONFIRMATION_EMAIL_INTERVAL"])
+    result = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber.id, or_(column.is_(None), column <= cutoff))
+        .values({column: now})
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+@atomic
+def confirm_subscription(token: str, origin: Origin) -> Outcome:
+    """Activate every newsletter the reader asked for and record their consent.
+
+    Confirming twice is harmless: the second time nothing is pending and
+    nothing is sent.
+    """
+    subscriber = subscriber_from_token(Purpose.CONFIRM, token)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    confirmed = _pending_since(subscriber, cutoff)
+    for subscription in confirmed:
+        activate(subscription, now)
+    if confirmed:
+        mark_confirmed(subscriber, now)
+        activated = [s.newsletter for s in confirmed]
+        record_event(
+            subscriber,
+            EventKind.CONFIRMED,
+            activated,
+            origin,
+            consent_version=confirmed[-1].consent_version,
+            source=confirmed[-1].source,
+            detail={"requests": _request_details(confirmed)},
+        )
+        notices.queue_welcome(subscriber, activated)
+    return Outcome(subscriber=subscriber, added=[s.newsletter for s in confirmed])
+
+
+def _request_details(subscriptions: list[Subscription]) -> dict:
+    """Where and when each confirmed newsletter was asked for: the consent trail."""
+    return {
+        s.newsletter.slug: {
+            "source": s.source,
+            "requested_at": s.requested_at.isoformat(),
+            "consent_version": s.consent_version,
+        }
+        for s in subscriptions
+    }
