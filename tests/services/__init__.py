@@ -1,0 +1,1 @@
+"""Tests of the services, laid out as newsletters/services is."""

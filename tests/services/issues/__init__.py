@@ -1,0 +1,1 @@
+"""Issues: deciding, composing and sending."""

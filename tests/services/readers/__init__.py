@@ -1,0 +1,1 @@
+"""Readers: signup, confirmation, imports and the rules they share."""
