@@ -1,4 +1,4 @@
-# `make run` serves on the embedded defaults; `make test` checks everything.
+# `make run` serves a development site with demo content; `make test` checks everything.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# newsletters.devsetup writes a development .env when there is none (and keeps the
+# SITE_URL of its own .env on HOST:PORT), then prints the settings to export and the
+# welcome shown before serving. An operator's own .env is never changed.
 run: $(STAMP)
-	APP_ENV=$${APP_ENV:-development} $(BIN)/flask db upgrade
-	APP_ENV=$${APP_ENV:-development} $(BIN)/flask newsletter demo
-	APP_ENV=$${APP_ENV:-development} $(BIN)/flask run --host $(HOST) --port $(PORT)
+	@settings=$$($(BIN)/python -m newsletters.devsetup --host '$(HOST)' --port '$(PORT)' \
+		--flask '$(BIN)/flask') && eval "$$settings" && \
+	APP_ENV=$${APP_ENV:-development} $(BIN)/flask db upgrade && \
+	APP_ENV=$${APP_ENV:-development} $(BIN)/flask newsletter demo && \
+	printf '%s\n' "$$welcome" && \
+	APP_ENV=$${APP_ENV:-development} exec $(BIN)/flask run --host '$(HOST)' --port '$(PORT)'
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -11,6 +11,7 @@ import sys
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask
 from sqlalchemy import make_url
 
@@ -19,6 +20,10 @@ from newsletters.config import INSECURE_SECRET_KEY
 log = logging.getLogger(__name__)
 
 MIN_SECRET_KEY_LENGTH = 32
+
+
+class RefusedToStart(click.ClickException, RuntimeError):
+    """Production settings that must not serve; ``flask`` prints the reason without a traceback."""
 
 
 def production_problems(config) -> list[str]:
@@ -49,7 +54,7 @@ def check_production_settings(app: Flask) -> None:
         return
     problems = production_problems(app.config)
     if problems:
-        raise RuntimeError(
+        raise RefusedToStart(
             "Refusing to start in production: "
             + "; ".join(problems)
             + ". Set them in the environment or .env (or APP_ENV=development for local use)."
