@@ -27,7 +27,8 @@ from newsletters.models.types import render_migration_type
 from newsletters.preflight import check_production_settings, log_warnings
 from newsletters.public import support
 from newsletters.services.console import admins
-from newsletters.services.mail import outbox, smtp
+from newsletters.services.core import transactions
+from newsletters.services.mail import dkim_signing, outbox, smtp
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -66,7 +67,9 @@ def register_extensions(app: Flask) -> None:
     login.login_view = "admin.login"
     login.login_message = None  # the login page says what it needs to
     login.user_loader(admins.admin_by_id)
+    transactions.init_app(app)
     smtp.init_app(app)
+    dkim_signing.init_app(app)
     outbox.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

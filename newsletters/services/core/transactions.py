@@ -1,5 +1,16 @@
 """One unit of work per service call: commit, roll back, retry what is transient, then mail.
 
+The style, for every service:
+
+- A public function that changes data is decorated ``@atomic``. It is one
+  transaction: it commits once, at its end, or rolls back entirely.
+- Called from inside another unit of work, it joins it: one transaction, one commit.
+- Nothing inside a unit of work commits halfway. :func:`init_app` makes that a
+  rule, not a habit: a commit inside one raises :class:`CommitInsideUnitOfWork`.
+- Long jobs that must save progress as they go (sending an issue, applying an
+  import, draining the outbox) are not atomic: they commit after each batch, and
+  each batch may itself be a unit of work.
+
 A retry is safe because a failed attempt has been rolled back entirely: the
 database holds either all of a change or none of it.
 """
@@ -11,7 +22,10 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from flask import Flask
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from newsletters.extensions import db
 
@@ -31,6 +45,23 @@ R = TypeVar("R")
 # registers its sending here), without this module knowing who listens.
 _after_commit: list[Callable[[], None]] = []
 _after_rollback: list[Callable[[], None]] = []
+
+
+class CommitInsideUnitOfWork(RuntimeError):
+    """Code inside an ``@atomic`` function tried to commit before the function ended."""
+
+
+def _refuse_commit_inside_unit_of_work(session: Session) -> None:
+    if session.info.get(DEPTH_KEY):
+        raise CommitInsideUnitOfWork(
+            "a unit of work commits once, at its end: this commit would save half of it"
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Hold every unit of work to the style above: no commit before it ends."""
+    if not event.contains(Session, "before_commit", _refuse_commit_inside_unit_of_work):
+        event.listen(Session, "before_commit", _refuse_commit_inside_unit_of_work)
 
 
 def on_commit(hook: Callable[[], None]) -> None:

@@ -1,0 +1,1 @@
+"""The floor every domain stands on."""
