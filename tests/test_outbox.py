@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from newsletters.extensions import db
-from newsletters.models import OutboxMessage, OutboxStatus, Suppression, utcnow
+from newsletters.models import OutboxKind, OutboxMessage, OutboxStatus, Suppression, utcnow
 from newsletters.services.mail import outbox
 from newsletters.services.mail.render import render_email
 from tests.support.mail import SMTPRecorder, link_in, text_of
@@ -34,7 +34,9 @@ def _queue(app, *addresses: str) -> list[int]:
     """Write one message per address to the outbox, committed but not yet sent."""
     with app.app_context():
         email = render_email("preferences_link", "Your link", preferences_url="https://x.test/p")
-        rows = [outbox.enqueue(kind="test", to=address, email=email) for address in addresses]
+        rows = [
+            outbox.enqueue(kind=OutboxKind.TEST, to=address, email=email) for address in addresses
+        ]
         db.session.commit()
         outbox.forget_enqueued()
         return [row.id for row in rows]
@@ -234,3 +236,59 @@ def test_a_crashed_senders_claim_is_released_and_sent_by_the_next_drain(app, run
     assert "sent 1" in _drain(runner)
     assert smtp_server.recipients == [READER]
     assert _rows(app) == {READER: ("sent", 1)}
+
+
+BASE, CAP, GIVE_UP = 10, 80, 3600  # seconds: small, so the cap is reached in a few retries
+SLACK = 1.0  # seconds between reading the clock and the failure it brackets
+
+
+def _age(app, seconds: int) -> None:
+    """Make every outbox message this many seconds old."""
+    with app.app_context():
+        db.session.execute(
+            update(OutboxMessage).values(created_at=utcnow() - timedelta(seconds=seconds))
+        )
+        db.session.commit()
+
+
+def _fail_once(app) -> tuple[int, float, float]:
+    """Drain the one message, due now, into a failure: its attempts and the delay's bounds."""
+    _make_due(app)
+    with app.app_context():
+        before = utcnow()
+        report = outbox.drain()
+        after = utcnow()
+        message = db.session.scalar(select(OutboxMessage))
+        assert report.retrying == 1, (report.summary(), message.last_error)
+        due = message.next_attempt_at
+        return message.attempts, (due - after).total_seconds(), (due - before).total_seconds()
+
+
+@pytest.mark.parametrize("failure", ["451 reply", "closed port"])
+def test_retries_back_off_exponentially_up_to_a_cap_then_give_up(app, runner, smtp_server, failure):
+    app.config.update(
+        OUTBOX_RETRY_BASE_SECONDS=BASE, OUTBOX_RETRY_MAX_SECONDS=CAP, OUTBOX_GIVE_UP_SECONDS=GIVE_UP
+    )
+    _queue(app, READER)
+    if failure == "closed port":
+        smtp_server.stop()
+    else:
+        smtp_server.fail_data("451 4.3.0 Try again later", times=9)
+    for attempt in range(1, 8):  # delays of about 10, 20, 40, 80, then 80 (the cap) again
+        attempts, shortest, longest = _fail_once(app)
+        expected = min(BASE * 2 ** (attempt - 1), CAP)
+        assert attempts == attempt
+        assert 0.5 * expected - SLACK <= shortest and longest <= 1.5 * expected + SLACK, attempt
+        assert longest <= 1.5 * CAP + SLACK
+
+    _age(app, GIVE_UP - 60)  # just young enough for another try
+    assert _fail_once(app)[0] == 8
+    _age(app, GIVE_UP + 1)  # now too old: the next failure is the last
+    _make_due(app)
+    assert "retrying 0, failed 1" in _drain(runner)
+    assert _rows(app) == {READER: ("failed", 9)}
+    if not smtp_server.running:
+        smtp_server.start()  # the server is back and accepting: a failed message stays failed
+    _make_due(app)
+    assert "sent 0" in _drain(runner)
+    assert smtp_server.recipients == []

@@ -11,7 +11,7 @@ from newsletters.models.issue import (
     Story,
 )
 from newsletters.models.newsletter import Cadence, Newsletter
-from newsletters.models.outbox import OutboxMessage, OutboxStatus
+from newsletters.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from newsletters.models.subscriber import (
     Event,
     EventKind,
@@ -39,6 +39,7 @@ __all__ = [
     "Event",
     "EventKind",
     "Newsletter",
+    "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
     "Subscriber",

@@ -10,6 +10,17 @@ from newsletters.extensions import db
 from newsletters.models.types import UTCDateTime, enum_column_type, utcnow
 
 
+class OutboxKind(enum.StrEnum):
+    """Why a message was written; stored as its value, so existing rows keep theirs."""
+
+    CONFIRMATION = "confirmation"
+    WELCOME = "welcome"
+    ALREADY_SUBSCRIBED = "already_subscribed"
+    PREFERENCES_LINK = "preferences_link"
+    # An issue mailed to one address by an editor, to see how it looks.
+    TEST = "test"
+
+
 class OutboxStatus(enum.StrEnum):
     """Where a message is on its way out."""
 
@@ -28,7 +39,7 @@ class OutboxMessage(db.Model):
     __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[OutboxKind] = mapped_column(enum_column_type(OutboxKind))
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriber.id", ondelete="SET NULL"), index=True
     )

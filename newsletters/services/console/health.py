@@ -1,7 +1,6 @@
 """Is the service able to work? The database for ``/healthz``; everything for ``flask check``."""
 
 import logging
-import smtplib
 from dataclasses import dataclass
 
 from alembic.runtime.migration import MigrationContext
@@ -11,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletters.extensions import db
+from newsletters.services.mail import smtp
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +53,15 @@ def _schema() -> Check:
 
 
 def _smtp() -> Check:
+    """Whether the mail server answers and accepts our login, asked as sending would ask."""
     config = current_app.config
     if not config["MAIL_SERVER"]:
         return Check("mail", True, "development mailbox (MAIL_SERVER is unset)")
     settings = current_app.extensions["mail"]
-    smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
     where = f"{settings.server}:{settings.port}"
-    try:
-        with smtp_class(settings.server, settings.port, timeout=10) as connection:
-            if settings.use_tls:
-                connection.starttls()
-            if settings.username and settings.password:
-                connection.login(settings.username, settings.password)
-            connection.noop()
-    except (smtplib.SMTPException, OSError) as exc:
-        return Check("mail", False, f"{where} refused: {exc!r}")
+    error = smtp.probe()
+    if error is not None:
+        return Check("mail", False, f"{where} refused: {error}")
     login = " and accepts our login" if settings.username and settings.password else ""
     return Check("mail", True, f"{where} answers{login}")
 

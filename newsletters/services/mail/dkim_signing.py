@@ -6,7 +6,8 @@ key, which made signing, not sending, the limit of a DKIM-signed issue. This
 hands that one step to ``cryptography`` (OpenSSL), about 0.3 ms, and parses the
 key once instead of for every message. RSASSA-PKCS1-v1_5
 is deterministic, so the signature is byte for byte the one dkimpy would make;
-``tests/test_mailer.py`` checks that.
+``tests/test_mailer.py`` checks that. Nothing changes until :func:`init_app`
+(or :func:`install`) runs: importing this module leaves dkimpy as it is.
 """
 
 import functools
@@ -23,6 +24,7 @@ HASHES = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
 
 @functools.lru_cache(maxsize=4)
 def _openssl_key(numbers: tuple[int, ...]) -> rsa.RSAPrivateKey:
+    """The OpenSSL key for dkimpy's parsed key numbers, built once per key."""
     n, e, d, p, q, dmp1, dmq1, iqmp = numbers
     public = rsa.RSAPublicNumbers(e, n)
     return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, public).private_key()
@@ -59,3 +61,8 @@ def install() -> None:
     """
     dkim.RSASSA_PKCS1_v1_5_sign = rsa_sign
     dkim.parse_pem_private_key = PARSE_KEY_ONCE
+
+
+def init_app(app) -> None:
+    """Sign this app's mail through OpenSSL (the patch is process-wide and idempotent)."""
+    install()

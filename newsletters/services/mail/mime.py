@@ -20,10 +20,7 @@ from flask import current_app
 
 from newsletters.config import site_domain
 from newsletters.models import OutboxMessage
-from newsletters.services.mail import dkim_signing
 from newsletters.services.mail.render import clean_header_text
-
-dkim_signing.install()
 
 # Signed, so no relay can add, drop or alter them without breaking the signature.
 DKIM_HEADERS = [

@@ -21,6 +21,7 @@ from sqlalchemy import func, inspect, select, update
 from newsletters.config import site_domain
 from newsletters.extensions import db
 from newsletters.models import (
+    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Subscriber,
@@ -71,7 +72,7 @@ class SendReport:
 
 def enqueue(
     *,
-    kind: str,
+    kind: OutboxKind,
     to: str,
     email: RenderedEmail,
     subscriber: Subscriber | None = None,
@@ -236,6 +237,7 @@ def _deliver(messages: list[OutboxMessage], transport) -> SendReport:
 
 
 def _send_one(message: OutboxMessage, transport, report: SendReport) -> None:
+    """Send one claimed message and record how it went."""
     try:
         transport.send(mime.message_bytes(message), message.to_address)
     except smtp.DeliveryError as exc:
@@ -275,6 +277,7 @@ def _record_failure(message: OutboxMessage, exc: smtp.DeliveryError, report: Sen
 
 
 def _dispatch_after_response(app: Flask, ids: list[int]) -> None:
+    """Send committed messages from inside ``app``, keeping them queued if that fails."""
     with app.app_context():
         try:
             dispatch(ids)
@@ -283,16 +286,15 @@ def _dispatch_after_response(app: Flask, ids: list[int]) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Send a request's committed mail once the response has gone out."""
+    """Send mail when its unit of work commits, forget it on rollback, and wait for the response."""
+    # Registering twice is harmless: a hook the transactions already know is ignored.
+    transactions.on_commit(send_committed)
+    transactions.on_rollback(forget_enqueued)
 
     @app.after_request
     def schedule_outbox_send(response):
+        """Send this request's committed mail once the response is closed."""
         ids = g.pop(AFTER_RESPONSE_KEY, None)
         if ids:
             response.call_on_close(lambda: _dispatch_after_response(app, ids))
         return response
-
-
-# Mail written by a unit of work leaves when it commits, and is forgotten when it is not.
-transactions.on_commit(send_committed)
-transactions.on_rollback(forget_enqueued)

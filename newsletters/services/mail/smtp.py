@@ -19,6 +19,8 @@ from newsletters.services.mail import devmailbox
 from newsletters.services.mail.mime import sender, smtp_address
 
 SMTP_TIMEOUT_SECONDS = 30
+# A health check should answer quickly even when the server does not.
+PROBE_TIMEOUT_SECONDS = 10
 ENHANCED_MAILBOX_STATUS = re.compile(r"^5\.1\.\d")
 
 
@@ -88,6 +90,35 @@ class MailboxTransport:
         """Nothing to close."""
 
 
+def _open_connection(settings, timeout: float) -> smtplib.SMTP:
+    """Connect, start TLS and log in as the settings say; ``smtplib``'s errors pass through."""
+    smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
+    connection = smtp_class(settings.server, settings.port, timeout=timeout)
+    try:
+        if settings.use_tls:
+            connection.starttls()
+        if settings.username and settings.password:
+            connection.login(settings.username, settings.password)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def probe(timeout: float = PROBE_TIMEOUT_SECONDS) -> str | None:
+    """Connect and log in as sending does, then say NOOP: None if all went well, else why not."""
+    try:
+        connection = _open_connection(current_app.extensions["mail"], timeout)
+        try:
+            connection.noop()
+            connection.quit()
+        finally:
+            connection.close()
+    except (smtplib.SMTPException, OSError) as exc:
+        return repr(exc)
+    return None
+
+
 class SMTPTransport:
     """One SMTP connection, opened on first use and reused for every message."""
 
@@ -99,20 +130,12 @@ class SMTPTransport:
         self.connections_opened = 0
 
     def _connect(self) -> smtplib.SMTP:
-        settings = self.settings
-        smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
-        connection = None
+        """A logged-in connection, or ServerUnavailable: no message is to blame for that."""
         try:
-            connection = smtp_class(settings.server, settings.port, timeout=SMTP_TIMEOUT_SECONDS)
-            if settings.use_tls:
-                connection.starttls()
-            if settings.username and settings.password:
-                connection.login(settings.username, settings.password)
+            connection = _open_connection(self.settings, SMTP_TIMEOUT_SECONDS)
         except (smtplib.SMTPException, OSError) as exc:
-            if connection is not None:
-                connection.close()
             # Not the message's fault: keep it and try again once the server or settings are fixed.
-            raise ServerUnavailable(f"connecting to {settings.server}: {exc!r}") from exc
+            raise ServerUnavailable(f"connecting to {self.settings.server}: {exc!r}") from exc
         self.connections_opened += 1
         return connection
 

@@ -15,6 +15,7 @@ from newsletters.extensions import db
 from newsletters.models import (
     EventKind,
     Newsletter,
+    OutboxKind,
     OutboxMessage,
     Subscriber,
     Subscription,
@@ -54,7 +55,7 @@ def _pending_since(subscriber: Subscriber, cutoff: datetime) -> list[Subscriptio
     )
 
 
-CONFIRMATION_KINDS = ("confirmation", "already_subscribed")
+CONFIRMATION_KINDS = (OutboxKind.CONFIRMATION, OutboxKind.ALREADY_SUBSCRIBED)
 
 
 def claim_confirmation_mail(subscriber: Subscriber, now: datetime) -> bool:

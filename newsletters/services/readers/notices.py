@@ -1,6 +1,6 @@
 """The emails a reader gets about their own subscription, queued in the outbox."""
 
-from newsletters.models import Newsletter, Subscriber
+from newsletters.models import Newsletter, OutboxKind, Subscriber
 from newsletters.services.mail import links, outbox
 from newsletters.services.mail.render import render_email
 
@@ -18,7 +18,9 @@ def queue_confirmation(subscriber: Subscriber, newsletters: list[Newsletter]) ->
         newsletters=newsletters,
         confirm_url=links.confirm_url(subscriber),
     )
-    outbox.enqueue(kind="confirmation", to=subscriber.email, email=email, subscriber=subscriber)
+    outbox.enqueue(
+        kind=OutboxKind.CONFIRMATION, to=subscriber.email, email=email, subscriber=subscriber
+    )
 
 
 def queue_welcome(subscriber: Subscriber, newsletters: list[Newsletter]) -> None:
@@ -31,7 +33,7 @@ def queue_welcome(subscriber: Subscriber, newsletters: list[Newsletter]) -> None
         unsubscribe_url=links.unsubscribe_url(subscriber),
     )
     outbox.enqueue(
-        kind="welcome",
+        kind=OutboxKind.WELCOME,
         to=subscriber.email,
         email=email,
         subscriber=subscriber,
@@ -48,7 +50,7 @@ def queue_already_subscribed(subscriber: Subscriber, newsletters: list[Newslette
         preferences_url=links.preferences_url(subscriber),
     )
     outbox.enqueue(
-        kind="already_subscribed", to=subscriber.email, email=email, subscriber=subscriber
+        kind=OutboxKind.ALREADY_SUBSCRIBED, to=subscriber.email, email=email, subscriber=subscriber
     )
 
 
@@ -59,4 +61,6 @@ def queue_preferences_link(subscriber: Subscriber) -> None:
         subject="Your link to manage your newsletters",
         preferences_url=links.preferences_url(subscriber),
     )
-    outbox.enqueue(kind="preferences_link", to=subscriber.email, email=email, subscriber=subscriber)
+    outbox.enqueue(
+        kind=OutboxKind.PREFERENCES_LINK, to=subscriber.email, email=email, subscriber=subscriber
+    )
