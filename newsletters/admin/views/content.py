@@ -10,7 +10,7 @@ from newsletters.errors import InvalidInput
 from newsletters.models import utcnow
 from newsletters.services import catalogue
 from newsletters.services.catalogue import all_newsletters
-from newsletters.services.issues import compose, deliveries, stories
+from newsletters.services.issues import compose, overview, stories
 from newsletters.services.issues.stories import StoryInput
 
 
@@ -113,7 +113,7 @@ def issues_list():
     """Issues with their status and deliveries; each newsletter's next issue to preview."""
     return render_template(
         "admin/issues.html",
-        issues=deliveries.issues_overview(limit=50),
+        issues=overview.issues_overview(limit=50),
         newsletters=[n for n in all_newsletters() if n.in_service],
         test_form=TestSendForm(),
         action=ActionForm(),
@@ -158,9 +158,7 @@ def test_issue(slug: str):
 @bp.post("/issues/<uuid>/cancel-failures")
 def cancel_failures(uuid: str):
     """Stop retrying an issue's failed deliveries."""
-    count = audited(
-        "issue.cancel_failures", "issue", uuid, lambda: deliveries.cancel_failures(uuid)
-    )
+    count = audited("issue.cancel_failures", "issue", uuid, lambda: overview.cancel_failures(uuid))
     flash(f"Cancelled {count} failed deliveries.")
     return redirect(url_for("admin.issues_list"))
 
@@ -168,8 +166,6 @@ def cancel_failures(uuid: str):
 @bp.post("/issues/<uuid>/resend-failures")
 def resend_failures(uuid: str):
     """Try an issue's failed deliveries again, with the next run."""
-    count = audited(
-        "issue.resend_failures", "issue", uuid, lambda: deliveries.resend_failures(uuid)
-    )
+    count = audited("issue.resend_failures", "issue", uuid, lambda: overview.resend_failures(uuid))
     flash(f"{count} deliveries will be tried again with the next run of flask digest send.")
     return redirect(url_for("admin.issues_list"))

@@ -5,7 +5,7 @@ from flask import render_template
 from newsletters.admin import charts
 from newsletters.admin.blueprint import bp
 from newsletters.services.console import dashboard as stats
-from newsletters.services.issues import deliveries
+from newsletters.services.issues import overview
 from newsletters.services.mail import outbox
 
 
@@ -18,7 +18,7 @@ def dashboard():
         counts=stats.subscription_counts(),
         activity=activity,
         chart=charts.activity_chart(activity),
-        issues=deliveries.issues_overview(limit=5),
+        issues=overview.issues_overview(limit=5),
         outbox_counts=outbox.status_counts(),
         outbox_failures=outbox.recent_failures(limit=5),
     )

@@ -1,16 +1,14 @@
 """An issue's deliveries: one row per (issue, reader), and what happened to each.
 
-The rows are made in bulk from the active subscriptions. :mod:`sender` claims
+The rows are made in bulk from the active subscriptions. :mod:`.batch_sender` claims
 and sends them; this module writes outcomes back a few statements per batch,
-settles the batches of senders that died, and says when an issue is done.
+and says when an issue is done. :mod:`.recovery` settles the batches of senders
+that died.
 """
 
 import logging
-import os
-import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import String, and_, bindparam, cast, func, literal, select, update
@@ -27,10 +25,7 @@ from newsletters.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletters.services.core import sql
 from newsletters.services.core.sql import insert
-from newsletters.services.core.transactions import atomic
-from newsletters.services.issues.journal import read_journal, remove_journal
 from newsletters.services.mail import suppressions
 
 log = logging.getLogger(__name__)
@@ -159,64 +154,6 @@ def requeue_failed(issue: Issue) -> int:
     return result.rowcount
 
 
-# --- claims, and recovering from dead senders ------------------------------------------
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _is_abandoned(token: str, claimed_at, now) -> bool:
-    """A claim whose sender is gone: dead on this machine, or silent for too long."""
-    host, _, rest = token.partition(":")
-    pid, _, _ = rest.partition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
-        return True
-    timeout = timedelta(seconds=current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"])
-    return claimed_at < now - timeout
-
-
-def recover_abandoned_claims(issue: Issue) -> int:
-    """Settle batches whose sender died: journaled outcomes stand, the rest go back in line."""
-    claims = db.session.execute(
-        select(Delivery.claim_token, func.min(Delivery.claimed_at))
-        .where(Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.SENDING)
-        .group_by(Delivery.claim_token)
-    ).all()
-    now, released = utcnow(), 0
-    for token, claimed_at in claims:
-        if token is None or not _is_abandoned(token, claimed_at, now):
-            continue
-        key = token.rsplit(":", 1)[-1]
-        outcomes = Outcomes()
-        for delivery_id, outcome, error in read_journal(key) or []:
-            if outcome in OUTCOME_STATUS:
-                outcomes.add(delivery_id, outcome, error)
-        write_outcomes(issue, token, outcomes)
-        result = db.session.execute(
-            update(Delivery)
-            .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
-            .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        remove_journal(key)
-        released += result.rowcount
-        log.warning(
-            "recovered an abandoned batch of issue %s: %d outcomes from its journal, %d requeued",
-            issue.id,
-            sum(len(v) for v in outcomes.ids.values()),
-            result.rowcount,
-        )
-    return released
-
-
 # --- writing outcomes ---------------------------------------------------------------------
 
 
@@ -318,59 +255,3 @@ def finish_if_done(issue: Issue) -> bool:
     )
     db.session.commit()
     return True
-
-
-# --- issues, for the admin console ----------------------------------------------------------
-
-
-def issue_by_uuid(public_id: str) -> Issue:
-    """An issue by its public id, or :class:`NotFound`."""
-    return sql.by_public_id(Issue, public_id, "There is no such issue.")
-
-
-def issues_overview(limit: int = 20) -> list[tuple[Issue, dict[str, int]]]:
-    """The latest issues with their deliveries by status: two queries, whatever the size."""
-    issues = list(db.session.scalars(select(Issue).order_by(Issue.id.desc()).limit(limit)))
-    counts: dict[int, dict[str, int]] = {d.id: dict.fromkeys(OUTCOME_NAMES, 0) for d in issues}
-    if issues:
-        rows = db.session.execute(
-            select(Delivery.issue_id, Delivery.status, func.count())
-            .where(Delivery.issue_id.in_(counts))
-            .group_by(Delivery.issue_id, Delivery.status)
-        )
-        for issue_id, status, count in rows:
-            counts[issue_id][status.value] = count
-    return [(d, counts[d.id]) for d in issues]
-
-
-@atomic
-def cancel_failures(public_id: str) -> int:
-    """Give up on an issue's failed deliveries; the issue is then complete."""
-    issue = issue_by_uuid(public_id)
-    result = db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.FAILED)
-        .values(status=DeliveryStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-    if issue.status == IssueStatus.SENDING and issue.materialized_at is not None:
-        issue.status, issue.completed_at = IssueStatus.SENT, utcnow()
-    return result.rowcount
-
-
-@atomic
-def resend_failures(public_id: str) -> int:
-    """Put an issue's failed deliveries back in line, with fresh attempts, for the next run."""
-    issue = issue_by_uuid(public_id)
-    result = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.issue_id == issue.id,
-            Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]),
-        )
-        .values(status=DeliveryStatus.PENDING, attempts=0)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount and issue.status == IssueStatus.SENT:
-        issue.status, issue.completed_at = IssueStatus.SENDING, None
-    return result.rowcount

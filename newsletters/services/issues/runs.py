@@ -15,7 +15,7 @@ from flask import current_app
 
 from newsletters.extensions import db
 from newsletters.models import Issue, IssueStatus, utcnow
-from newsletters.services.issues import batch_sender, compose, deliveries
+from newsletters.services.issues import batch_sender, compose, deliveries, recovery
 from newsletters.services.issues.deliveries import DeliveryReport
 from newsletters.services.issues.schedule import Period
 
@@ -121,7 +121,7 @@ def send_issue(
     started = time.monotonic()
     deliveries.materialize(issue)
     deliveries.requeue_failed(issue)
-    deliveries.recover_abandoned_claims(issue)
+    recovery.recover_abandoned_claims(issue)
     counts = deliveries.status_counts(issue)
     total = sum(counts.values())
     waiting = counts["pending"] + counts["sending"]
@@ -187,7 +187,7 @@ def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryR
         time.sleep(pause)
         db.session.expire_all()
         if time.monotonic() >= next_recovery:
-            _dispatch(issue, deliveries.recover_abandoned_claims(issue))
+            _dispatch(issue, recovery.recover_abandoned_claims(issue))
             next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
         counting = time.monotonic()
         counts = deliveries.status_counts(issue)
@@ -225,5 +225,5 @@ def send_issue_batches(issue_id: int) -> DeliveryReport:
     if issue is None or issue.status != IssueStatus.SENDING:
         return DeliveryReport()
     # A batch a dead worker on this machine left behind is settled from its journal first.
-    deliveries.recover_abandoned_claims(issue)
+    recovery.recover_abandoned_claims(issue)
     return batch_sender.Sender(issue).run()

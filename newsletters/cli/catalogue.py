@@ -1,0 +1,62 @@
+"""flask newsletter: the catalogue of newsletters, and the demo content."""
+
+import click
+from flask.cli import AppGroup
+
+from newsletters.errors import InvalidInput
+from newsletters.models import Cadence
+from newsletters.services import catalogue
+
+newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
+
+
+@newsletter_cli.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help="The name readers see.")
+@click.option("--description", default="", help="One or two sentences for the signup page.")
+@click.option(
+    "--cadence", type=click.Choice([c.value for c in Cadence]), default="weekly", show_default=True
+)
+@click.option("--send-day", type=click.Choice(catalogue.WEEKDAYS), default="mon", show_default=True)
+@click.option("--send-hour", type=click.IntRange(0, 23), default=8, show_default=True)
+@click.option("--feed-url", default=None, help="RSS or Atom feed to pull stories from.")
+@click.option("--private", is_flag=True, help="Hide from the public signup pages.")
+def add_newsletter(slug, name, description, cadence, send_day, send_hour, feed_url, private):
+    """Add a newsletter."""
+    try:
+        created = catalogue.add_newsletter(
+            slug,
+            name,
+            description=description,
+            cadence=cadence,
+            send_day=send_day,
+            send_hour=send_hour,
+            feed_url=feed_url,
+            public=not private,
+        )
+    except InvalidInput as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"Added newsletter {created.slug!r} ({created.name}).")
+
+
+@newsletter_cli.command("list")
+def list_newsletters():
+    """List the public newsletters."""
+    for item in catalogue.public_newsletters():
+        click.echo(f"{item.slug}\t{item.name}")
+
+
+@newsletter_cli.command("demo")
+def add_demo():
+    """Add demo newsletters, stories and readers, only when there are no newsletters yet."""
+    from newsletters.services import demo
+
+    added = demo.add_demo_content()
+    if not added.newsletters:
+        click.echo("Newsletters exist; added none.")
+        return
+    click.echo(f"Added {added.newsletters} demo newsletters.")
+    click.echo(
+        f"Added {added.stories} demo stories and {added.readers} demo readers, "
+        "subscribed already, so `flask digest send --force` sends them an issue."
+    )
