@@ -7,8 +7,8 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from newsletters.tasks import DRAIN_OUTBOX
+from tests.support.outbox import queue, rows
 from tests.support.reader import add_demo_newsletters, sign_up
-from tests.test_outbox import _queue, _rows
 
 READER = "reader@example.com"
 
@@ -43,16 +43,16 @@ def test_the_worker_sends_what_a_signup_committed(app, client, smtp_server):
     assert response.status_code == 200
     # No worker yet: the message waits in the outbox and its task waits in Redis.
     assert smtp_server.recipients == []
-    assert _rows(app) == {READER: ("pending", 0)}
+    assert rows(app) == {READER: ("pending", 0)}
     with start_worker(
         app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10
     ):
         _wait_for(lambda: smtp_server.recipients == [READER])
-        _wait_for(lambda: _rows(app) == {READER: ("sent", 1)})
+        _wait_for(lambda: rows(app) == {READER: ("sent", 1)})
 
 
 def test_the_drain_task_sends_whatever_is_left(app, smtp_server, worker):
-    _queue(app, "a@example.com", "b@example.com")
+    queue(app, "a@example.com", "b@example.com")
     app.extensions["celery"].send_task(DRAIN_OUTBOX)
     _wait_for(lambda: sorted(smtp_server.recipients) == ["a@example.com", "b@example.com"])
 

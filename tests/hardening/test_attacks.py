@@ -20,7 +20,7 @@ from tests.support.reader import (
     snapshot,
     submit_form,
 )
-from tests.test_tokens import tamper
+from tests.support.tokens import tamper
 
 READER = "reader@example.com"
 TOKEN_ROUTES = ("/confirm/", "/preferences/", "/unsubscribe/")

@@ -15,7 +15,7 @@ from tests.support.reader import (
     statuses,
     submit_form,
 )
-from tests.test_tokens import tamper
+from tests.support.tokens import tamper
 
 READER = "reader@example.com"
 

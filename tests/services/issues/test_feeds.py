@@ -12,7 +12,7 @@ from newsletters.extensions import db
 from newsletters.models import Story
 from tests.support.readers import add_newsletter
 
-FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

@@ -168,7 +168,7 @@ def test_dkim_signatures_through_openssl_are_the_ones_dkimpy_would_make(algorith
     issue = hashlib.new(algorithm, b"the canonicalised headers of an issue")
     fast = dkim_signing.rsa_sign(issue.copy(), key)
     assert fast == dkim_signing.PURE_PYTHON_SIGN(issue.copy(), key)
-    # That dkimpy calls it once the app is built: tests/test_mail_setup.py.
+    # That dkimpy calls it once the app is built: tests/services/mail/test_wiring.py.
 
 
 def _queue(app, count: int) -> list[int]:

@@ -17,7 +17,7 @@ from newsletters.services.mail.render import render_email
 from tests.support.mail import SMTPRecorder, free_port, password_checker
 from tests.support.tls import server_context
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 # Signs one message before and after ``init_app`` in a fresh interpreter, at a fixed time.
 DKIM_SCRIPT = """

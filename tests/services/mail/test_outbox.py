@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from newsletters.extensions import db
-from newsletters.models import OutboxKind, OutboxMessage, OutboxStatus, Suppression, utcnow
+from newsletters.models import OutboxMessage, OutboxStatus, Suppression, utcnow
 from newsletters.services.mail import outbox
-from newsletters.services.mail.render import render_email
 from tests.support.mail import SMTPRecorder, link_in, text_of
+from tests.support.outbox import queue, rows
 from tests.support.reader import add_demo_newsletters, sign_up, snapshot, submit_form
 
 READER = "reader@example.com"
@@ -28,27 +28,6 @@ def settings(settings, smtp_server):
 @pytest.fixture(autouse=True)
 def demo(app):
     add_demo_newsletters(app)
-
-
-def _queue(app, *addresses: str) -> list[int]:
-    """Write one message per address to the outbox, committed but not yet sent."""
-    with app.app_context():
-        email = render_email("preferences_link", "Your link", preferences_url="https://x.test/p")
-        rows = [
-            outbox.enqueue(kind=OutboxKind.TEST, to=address, email=email) for address in addresses
-        ]
-        db.session.commit()
-        outbox.forget_enqueued()
-        return [row.id for row in rows]
-
-
-def _rows(app) -> dict[str, tuple[str, int]]:
-    """address -> (status, attempts) for every outbox row."""
-    with app.app_context():
-        return {
-            m.to_address: (m.status.value, m.attempts)
-            for m in db.session.scalars(select(OutboxMessage))
-        }
 
 
 def _make_due(app) -> None:
@@ -90,7 +69,7 @@ def test_signup_succeeds_while_smtp_is_down_and_the_mail_leaves_later(
     response = sign_up(client, READER, "the-weekly")
     assert response.status_code == 200
     assert "Thank you for submitting your email!" in response.get_data(as_text=True)
-    assert _rows(app) == {READER: ("pending", 1)}
+    assert rows(app) == {READER: ("pending", 1)}
     with app.app_context():
         [waiting] = db.session.scalars(select(OutboxMessage)).all()
         assert "Connection refused" in waiting.last_error
@@ -112,28 +91,28 @@ def test_signup_succeeds_while_smtp_is_down_and_the_mail_leaves_later(
 
 @pytest.mark.parametrize("reply", ["451 4.3.0 Try again later", "421 4.7.0 Too busy, bye"])
 def test_temporary_replies_are_retried_and_delivered_once(app, runner, smtp_server, reply):
-    _queue(app, "a@example.com", "b@example.com", "c@example.com")
+    queue(app, "a@example.com", "b@example.com", "c@example.com")
     smtp_server.fail_data(reply)
     assert "sent 2, retrying 1" in _drain(runner)
-    assert _rows(app)["a@example.com"] == ("pending", 1)
+    assert rows(app)["a@example.com"] == ("pending", 1)
     with app.app_context():
         waiting = db.session.scalar(select(OutboxMessage).where(OutboxMessage.attempts == 1))
         assert waiting.last_error.startswith(reply[:3])
     _make_due(app)
     assert "sent 1" in _drain(runner)
     assert sorted(smtp_server.recipients) == ["a@example.com", "b@example.com", "c@example.com"]
-    assert {status for status, _ in _rows(app).values()} == {"sent"}
+    assert {status for status, _ in rows(app).values()} == {"sent"}
 
 
 def test_a_refused_recipient_fails_is_suppressed_and_never_mailed_again(
     app, client, runner, smtp_server
 ):
     smtp_server.refuse("gone@example.com")
-    _queue(app, "a@example.com", "gone@example.com", "b@example.com")
+    queue(app, "a@example.com", "gone@example.com", "b@example.com")
     result = _drain(runner)
     assert "sent 2, retrying 0, failed 1" in result
     assert smtp_server.recipients == ["a@example.com", "b@example.com"]
-    assert _rows(app)["gone@example.com"] == ("failed", 1)
+    assert rows(app)["gone@example.com"] == ("failed", 1)
     with app.app_context():
         [suppression] = db.session.scalars(select(Suppression)).all()
         assert suppression.email == "gone@example.com" and "550" in suppression.detail
@@ -151,7 +130,7 @@ def test_a_refused_recipient_fails_is_suppressed_and_never_mailed_again(
 
 
 def test_a_connection_dropped_in_the_middle_of_data_is_retried(app, runner, smtp_server):
-    _queue(app, "a@example.com", "b@example.com")
+    queue(app, "a@example.com", "b@example.com")
     smtp_server.drop_data()
     assert "sent 1, retrying 1" in _drain(runner)
     _make_due(app)
@@ -163,13 +142,13 @@ def test_a_connection_dropped_in_the_middle_of_data_is_retried(app, runner, smtp
 def test_a_message_that_keeps_failing_is_given_up_after_the_configured_age(
     app, runner, smtp_server
 ):
-    _queue(app, READER)
+    queue(app, READER)
     with app.app_context():
         db.session.execute(update(OutboxMessage).values(created_at=utcnow() - timedelta(days=3)))
         db.session.commit()
     smtp_server.fail_data("451 4.3.0 Still down")
     assert "failed 1" in _drain(runner)
-    assert _rows(app) == {READER: ("failed", 1)}
+    assert rows(app) == {READER: ("failed", 1)}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
 
@@ -191,14 +170,14 @@ def test_mail_is_not_sent_when_the_commit_that_wrote_it_fails(app, client, runne
     page = html.unescape(response.get_data(as_text=True))
     assert "It looks like something went wrong. We're having trouble saving" in page
     assert snapshot(app) == before
-    assert _rows(app) == {}
+    assert rows(app) == {}
     assert "sent 0" in _drain(runner)
     assert smtp_server.envelopes == []
 
 
 def test_two_drains_at_once_send_every_message_exactly_once(app, smtp_server):
     addresses = [f"reader{n}@example.com" for n in range(120)]
-    _queue(app, *addresses)
+    queue(app, *addresses)
     reports, errors = [], []
     start = threading.Barrier(2)
 
@@ -225,7 +204,7 @@ def test_two_drains_at_once_send_every_message_exactly_once(app, smtp_server):
 
 
 def test_a_crashed_senders_claim_is_released_and_sent_by_the_next_drain(app, runner, smtp_server):
-    [message_id] = _queue(app, READER)
+    [message_id] = queue(app, READER)
     with app.app_context():  # a sender claimed it, then died before sending
         db.session.execute(
             update(OutboxMessage).values(
@@ -235,7 +214,7 @@ def test_a_crashed_senders_claim_is_released_and_sent_by_the_next_drain(app, run
         db.session.commit()
     assert "sent 1" in _drain(runner)
     assert smtp_server.recipients == [READER]
-    assert _rows(app) == {READER: ("sent", 1)}
+    assert rows(app) == {READER: ("sent", 1)}
 
 
 BASE, CAP, GIVE_UP = 10, 80, 3600  # seconds: small, so the cap is reached in a few retries
@@ -269,7 +248,7 @@ def test_retries_back_off_exponentially_up_to_a_cap_then_give_up(app, runner, sm
     app.config.update(
         OUTBOX_RETRY_BASE_SECONDS=BASE, OUTBOX_RETRY_MAX_SECONDS=CAP, OUTBOX_GIVE_UP_SECONDS=GIVE_UP
     )
-    _queue(app, READER)
+    queue(app, READER)
     if failure == "closed port":
         smtp_server.stop()
     else:
@@ -286,7 +265,7 @@ def test_retries_back_off_exponentially_up_to_a_cap_then_give_up(app, runner, sm
     _age(app, GIVE_UP + 1)  # now too old: the next failure is the last
     _make_due(app)
     assert "retrying 0, failed 1" in _drain(runner)
-    assert _rows(app) == {READER: ("failed", 9)}
+    assert rows(app) == {READER: ("failed", 9)}
     if not smtp_server.running:
         smtp_server.start()  # the server is back and accepting: a failed message stays failed
     _make_due(app)

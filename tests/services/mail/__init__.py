@@ -1,0 +1,1 @@
+"""Mail: rendering, the outbox, SMTP and DKIM, and how they are wired."""
