@@ -1,0 +1,62 @@
+"""The house's floors: imports point down, never up or sideways between domains.
+
+readers/, issues/ and console/ on top; mail/ and the catalogue below them;
+core/ at the bottom; models under everything. A blueprint, command or task may
+use any service, but no service reaches back up into them.
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "newsletters"
+ALLOWED = {
+    "core": set(),
+    "mail": {"core"},
+    "catalogue": {"core"},
+    "readers": {"mail", "catalogue", "core"},
+    "issues": {"mail", "catalogue", "core"},
+    "console": {"mail", "catalogue", "core"},
+    "demo": {"readers", "issues", "mail", "catalogue", "core"},
+}
+ABOVE_SERVICES = ("newsletters.public", "newsletters.admin", "newsletters.api", "newsletters.cli",
+                  "newsletters.dev", "newsletters.tasks")  # fmt: skip
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports from, with ``from x import y`` also counted as ``x.y``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _floor(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["newsletters", "services"] else None
+
+
+def test_services_import_only_their_own_floor_and_the_floors_below():
+    wrong = []
+    for path in (PACKAGE / "services").rglob("*.py"):
+        here = _floor("newsletters." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+        for module in _imports(path):
+            there = _floor(module)
+            if there and there != here and there not in ALLOWED[here]:
+                wrong.append(f"{path.relative_to(PACKAGE)} imports {module}")
+            if module.startswith(ABOVE_SERVICES):
+                wrong.append(f"{path.relative_to(PACKAGE)} reaches up into {module}")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_models_know_nothing_of_the_services():
+    for path in (PACKAGE / "models").rglob("*.py"):
+        assert not any(m.startswith("newsletters.services") for m in _imports(path)), path
+
+
+def test_every_floor_is_known():
+    floors = {p.stem if p.is_file() else p.name for p in (PACKAGE / "services").iterdir()}
+    assert floors - {"__init__", "__pycache__"} == set(ALLOWED)
