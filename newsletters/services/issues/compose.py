@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import uuid4
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
@@ -21,8 +21,6 @@ from newsletters.models import (
     IssueStatus,
     Newsletter,
     Story,
-    Subscription,
-    SubscriptionStatus,
     utcnow,
 )
 from newsletters.services.catalogue import check_subject_template, newsletter_by_slug
@@ -228,18 +226,6 @@ def unfinished_issues(slug: str | None = None) -> list[Issue]:
     if slug:
         query = query.where(Newsletter.slug == slug)
     return list(db.session.scalars(query.order_by(Issue.id)))
-
-
-def active_subscriber_count(newsletter: Newsletter) -> int:
-    """How many readers would get an issue now."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Subscription)
-        .where(
-            Subscription.newsletter_id == newsletter.id,
-            Subscription.status == SubscriptionStatus.ACTIVE,
-        )
-    )
 
 
 def preview(slug: str, now: datetime) -> tuple[Issue, RenderedEmail, int]:

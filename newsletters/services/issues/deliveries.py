@@ -93,14 +93,26 @@ class Outcomes:
 # --- making the delivery rows ---------------------------------------------------------
 
 
+def receiving(newsletter_id: int):
+    """The rule for who gets an issue: the newsletter's active subscriptions, as SQL."""
+    return and_(
+        Subscription.newsletter_id == newsletter_id,
+        Subscription.status == SubscriptionStatus.ACTIVE,
+    )
+
+
+def recipient_count(newsletter_id: int) -> int:
+    """How many readers an issue of this newsletter would go to now."""
+    return db.session.scalar(
+        select(func.count()).select_from(Subscription).where(receiving(newsletter_id))
+    )
+
+
 def materialize(issue: Issue) -> None:
     """One pending delivery per active subscriber, in chunks; safe to repeat or race."""
     if issue.materialized_at is not None:
         return
-    active = select(Subscription.subscriber_id).where(
-        Subscription.newsletter_id == issue.newsletter_id,
-        Subscription.status == SubscriptionStatus.ACTIVE,
-    )
+    active = select(Subscription.subscriber_id).where(receiving(issue.newsletter_id))
     after = 0
     while True:
         chunk = active.where(Subscription.subscriber_id > after).order_by(
@@ -117,8 +129,7 @@ def materialize(issue: Issue) -> None:
             literal(DeliveryStatus.PENDING.value),
             literal(0),
         ).where(
-            Subscription.newsletter_id == issue.newsletter_id,
-            Subscription.status == SubscriptionStatus.ACTIVE,
+            receiving(issue.newsletter_id),
             Subscription.subscriber_id > after,
             Subscription.subscriber_id <= upto,
         )

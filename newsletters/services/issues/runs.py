@@ -80,7 +80,7 @@ def plan_due_issues(slug: str | None, *, force: bool, now: datetime) -> list[Iss
         run.stories = len(decision.stories)
         if decision.action == "send":
             run.outcome = "would send"
-            run.total = compose.active_subscriber_count(newsletter)
+            run.total = deliveries.recipient_count(newsletter.id)
         elif decision.action == "sending":
             run.outcome = "would resume"
         plans.append(run)

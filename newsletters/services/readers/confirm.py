@@ -38,11 +38,12 @@ log = logging.getLogger(__name__)
 
 def awaiting_confirmation(subscriber: Subscriber, now: datetime | None = None) -> list[Newsletter]:
     """Newsletters the reader asked for recently enough that a confirm link may activate them."""
-    cutoff = (now or utcnow()) - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
-    return [s.newsletter for s in _pending_since(subscriber, cutoff)]
+    return [s.newsletter for s in _confirmable(subscriber, now or utcnow())]
 
 
-def _pending_since(subscriber: Subscriber, cutoff: datetime) -> list[Subscription]:
+def _confirmable(subscriber: Subscriber, now: datetime) -> list[Subscription]:
+    """The rule: pending, asked for within one confirm link's lifetime, and still in service."""
+    cutoff = now - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
     return sorted(
         (
             s
@@ -99,8 +100,7 @@ def confirm_subscription(token: str, origin: Origin) -> Outcome:
     """
     subscriber = subscriber_from_token(Purpose.CONFIRM, token)
     now = utcnow()
-    cutoff = now - timedelta(seconds=current_app.config["CONFIRM_TOKEN_MAX_AGE"])
-    confirmed = _pending_since(subscriber, cutoff)
+    confirmed = _confirmable(subscriber, now)
     for subscription in confirmed:
         activate(subscription, now)
     if confirmed:
