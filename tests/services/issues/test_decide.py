@@ -3,9 +3,10 @@
 import re
 
 import pytest
+from sqlalchemy import func, select, update
 
 from newsletters.extensions import db
-from newsletters.models import Newsletter
+from newsletters.models import Delivery, Newsletter, Subscriber, Subscription, SubscriptionStatus
 from tests.support.readers import add_newsletter, add_readers, add_stories
 
 REAL_FOR_DRY = {"would send": "sent", "would resume": "sent"}
@@ -69,3 +70,31 @@ def test_a_forced_dry_run_predicts_the_forced_send(app, runner, smtp_server):
     assert real == {"busy": "sent", "quiet": "empty"}
     dry, real = _dry_then_real(runner, "--force")
     assert dry == real == {"busy": "already sent", "quiet": "empty"}
+
+
+def test_an_issue_is_for_active_readers_only_and_the_count_says_so(app, runner, smtp_server):
+    """Pending and departed readers are neither sent to nor counted, in the plan or the run."""
+    weekly = add_newsletter(app, "weekly", "Weekly")
+    active = add_readers(app, weekly, 3, prefix="active")
+    add_stories(app, weekly, 1)
+    for prefix, status in (
+        ("pending", SubscriptionStatus.PENDING),
+        ("left", SubscriptionStatus.UNSUBSCRIBED),
+    ):
+        add_readers(app, weekly, 2, prefix=prefix)
+        with app.app_context():
+            db.session.execute(
+                update(Subscription)
+                .where(Subscription.subscriber_id.in_(
+                    select(Subscriber.id).where(Subscriber.email.like(f"{prefix}%"))
+                ))
+                .values(status=status)
+            )  # fmt: skip
+            db.session.commit()
+    dry = runner.invoke(args=["digest", "send", "--dry-run"])
+    assert "would send 1 stories to 3 readers" in dry.output
+    real = runner.invoke(args=["digest", "send"])
+    assert "skipped 0 of 3" in real.output, real.output
+    assert sorted(smtp_server.recipients) == sorted(active)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Delivery)) == 3
