@@ -349,6 +349,7 @@ def test_a_height_from_anyone_but_the_box_itself_is_ignored(site, publisher, pag
     _assert_fits(page, BOX)
 
     def frame(selector):
+        """The document inside one of the article's iframes."""
         return page.locator(selector).element_handle().content_frame()
 
     _forge_from(page, page)  # the article's own window
