@@ -5,6 +5,7 @@ worker can all write to it safely, and ``/dev/mailbox`` can show it.
 """
 
 import mailbox
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,12 @@ class StoredMail:
 
 
 def _maildir() -> mailbox.Maildir:
-    return mailbox.Maildir(current_app.config["DEV_MAILBOX_PATH"], create=True)
+    """The mailbox, made if need be; two requests may be the first at the same moment."""
+    path = current_app.config["DEV_MAILBOX_PATH"]
+    for folder in ("tmp", "new", "cur"):
+        # Maildir(create=True) fails when another thread creates the folder in between.
+        os.makedirs(os.path.join(path, folder), exist_ok=True)
+    return mailbox.Maildir(path, create=False)
 
 
 def deliver(raw: bytes) -> str:
