@@ -7,85 +7,20 @@ shared by both gunicorn workers through Redis, and production's headers,
 cookies and host check hold.
 """
 
-import os
 import re
 import secrets
-import time
-from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from newsletters.models import Event
-from tests.conftest import service_unavailable
-from tests.support.mail import free_port, link_in, text_of
-from tests.support.reader import CSRF_FIELD, VALUE
+from tests.deploy.conftest import OTHER_IP, READER_IP, form_token, wait_for_mail
+from tests.support.mail import link_in, text_of
 from tests.support.stack import (
-    NGINX,
     SERVER_NAME,
     Browser,
     flask,
-    start_celery_worker,
-    start_gunicorn,
-    start_nginx,
-    stop,
 )
-
-READER_IP, OTHER_IP = "127.0.0.3", "127.0.0.4"
-
-
-@pytest.fixture
-def stack(database_url, redis_url, smtp_server, tmp_path):
-    """The whole production setup, on this machine's PostgreSQL and Redis."""
-    if not os.path.exists(NGINX):
-        service_unavailable("nginx", "not installed (apt-get install nginx-light)")
-    https_port, http_port, app_port = free_port(), free_port(), free_port()
-    settings = {
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "SITE_URL": f"https://{SERVER_NAME}:{https_port}",
-        "SITE_NAME": "The Daily Ledger",
-        "SUPPORT_EMAIL": "help@news.test",
-        "POSTAL_ADDRESS": "1 Press Row, Springfield",
-        "MAIL_SERVER": smtp_server.host,
-        "MAIL_PORT": smtp_server.port,
-        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
-        "DATABASE_URL": database_url,
-        "RATELIMIT_STORAGE_URI": redis_url,
-        "RATELIMIT_KEY_PREFIX": f"deploy-{secrets.token_hex(4)}",
-        "SIGNUP_RATE_LIMIT": "4 per minute",
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_QUEUE": f"newsletters-deploy-{secrets.token_hex(4)}",
-        "PROXY_COUNT": 1,
-        "SIGNUP_MIN_SECONDS": 0,
-        "DIGEST_JOURNAL_DIR": str(tmp_path / "journal"),
-    }
-    added = flask(settings, "newsletter", "add", "the-weekly", "--name", "The Weekly")
-    assert added.returncode == 0, added.stderr
-    web = worker = proxy = None
-    try:
-        web = start_gunicorn(settings, app_port, workers=2)
-        worker = start_celery_worker(settings)
-        proxy, cafile = start_nginx(tmp_path, f"127.0.0.1:{app_port}", http_port, https_port)
-        yield settings, https_port, http_port, cafile
-    finally:
-        logs = stop(proxy, worker, web)
-        if "Traceback" in logs:
-            print(logs)
-
-
-def _form_token(page: str) -> str:
-    return VALUE.search(CSRF_FIELD.search(page)[0])[1]
-
-
-def _wait_for_mail(smtp_server, to: str, subject_words: str, seconds=30) -> EmailMessage:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for message in smtp_server.messages:
-            if message["To"] == to and subject_words in message["Subject"]:
-                return message
-        time.sleep(0.1)
-    raise AssertionError(f"no '{subject_words}' mail to {to}")
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -105,32 +40,32 @@ def test_a_reader_goes_all_the_way_through_the_production_stack(stack, smtp_serv
     status, _, page = reader.request(
         "POST",
         "/subscribe",
-        form={"csrf_token": _form_token(page), "email": email, "newsletters": "the-weekly"},
+        form={"csrf_token": form_token(page), "email": email, "newsletters": "the-weekly"},
         headers={"X-Forwarded-For": "198.51.100.7"},  # forged: must not be believed
     )
     assert status == 200 and "Thank you for submitting your email!" in page
 
     # The Celery worker sent the confirmation; its link is https on the site's own name.
-    confirmation = _wait_for_mail(smtp_server, email, "Confirm")
+    confirmation = wait_for_mail(smtp_server, email, "Confirm")
     confirm_path = link_in(confirmation, "/confirm/")
     assert f"https://{SERVER_NAME}:{https_port}/confirm/" in text_of(confirmation)
     status, headers, page = reader.request("GET", confirm_path)
     assert status == 200 and headers["Referrer-Policy"] == "no-referrer"
-    status, _, page = reader.request("POST", confirm_path, form={"csrf_token": _form_token(page)})
+    status, _, page = reader.request("POST", confirm_path, form={"csrf_token": form_token(page)})
     assert status == 200 and "The Weekly" in page
     assert reader.set_cookie_headers, "the confirm form's CSRF token lives in the session"
     for cookie in reader.set_cookie_headers:
         assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax")), cookie
 
     # The welcome email's preferences link: the reader's choices save over HTTPS too.
-    welcome = _wait_for_mail(smtp_server, email, "Welcome")
+    welcome = wait_for_mail(smtp_server, email, "Welcome")
     preferences = link_in(welcome, "/preferences/")
     status, _, page = reader.request("GET", preferences)
     assert status == 200 and 'value="the-weekly"' in page
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page)[1]
     status, _, page = reader.request(
         "POST", preferences,
-        form={"csrf_token": _form_token(page), "idempotency_key": key,
+        form={"csrf_token": form_token(page), "idempotency_key": key,
               "newsletters": "the-weekly", "action": "save"},
     )  # fmt: skip
     assert status == 303, page  # saved, then back to the page (which says so)
@@ -154,7 +89,7 @@ def test_a_reader_goes_all_the_way_through_the_production_stack(stack, smtp_serv
     assert status == 201, body
     sent = flask(settings, "digest", "send", "--force", "--executor", "celery", timeout=180)
     assert sent.returncode == 0 and "sent 1," in sent.stdout, sent.stdout + sent.stderr
-    issue = _wait_for_mail(smtp_server, email, "The Weekly:")
+    issue = wait_for_mail(smtp_server, email, "The Weekly:")
     unsubscribe = re.search(r"<(https://[^>]+)>", issue["List-Unsubscribe"])[1]
     assert unsubscribe.startswith(f"https://{SERVER_NAME}:{https_port}/unsubscribe/")
     assert flask(settings, "outbox", "drain").returncode == 0
@@ -183,7 +118,7 @@ def test_production_limits_hosts_and_plain_http(stack):
         _, _, page = browser.request("GET", "/")
         status, _, _ = browser.request(
             "POST", "/subscribe",
-            form={"csrf_token": _form_token(page), "email": f"b{n}@example.com",
+            form={"csrf_token": form_token(page), "email": f"b{n}@example.com",
                   "newsletters": "the-weekly"},
         )  # fmt: skip
         codes.append(status)
