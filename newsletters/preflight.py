@@ -112,6 +112,11 @@ def deployment_warnings(config) -> list[str]:
             "rate limits are counted in each process's memory; set RATELIMIT_STORAGE_URI "
             "to Redis so that every web worker shares one count"
         )
+    if config.get("OUTBOUND_ALLOW_PRIVATE_NETWORKS"):
+        warnings.append(
+            "OUTBOUND_ALLOW_PRIVATE_NETWORKS is on: feed URLs that admins enter can reach this "
+            "machine and its private network; it is for development and tests only"
+        )
     return warnings
 
 

@@ -94,6 +94,19 @@ def test_production_warns_about_settings_that_cost_deliverability(production_env
     assert "rate limits" not in " ".join(caplog.messages)
 
 
+def test_production_warns_when_outbound_requests_may_reach_private_networks(production_env, caplog):
+    production_env.delenv("OUTBOUND_ALLOW_PRIVATE_NETWORKS", raising=False)
+    with caplog.at_level(logging.WARNING, logger="newsletters"):
+        create_app()
+    assert "OUTBOUND_ALLOW_PRIVATE_NETWORKS" not in caplog.text
+    production_env.setenv("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")
+    with caplog.at_level(logging.WARNING, logger="newsletters"):
+        app = create_app()
+    assert app.config["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] is True
+    assert "OUTBOUND_ALLOW_PRIVATE_NETWORKS is on" in caplog.text
+    assert "development and tests only" in caplog.text
+
+
 def test_mail_without_dkim_is_a_warning_naming_the_domain_to_sign(production_env, caplog):
     production_env.setenv("MAIL_DEFAULT_SENDER", "news@ledger.example.com")
     with caplog.at_level(logging.WARNING, logger="newsletters"):

@@ -112,6 +112,7 @@ class CountingFeed(BaseHTTPRequestHandler):
 
 
 def test_feeds_of_archived_newsletters_are_not_fetched(app, runner):
+    app.config["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] = True  # the feed is served from 127.0.0.1
     server = ThreadingHTTPServer(("127.0.0.1", 0), CountingFeed)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
