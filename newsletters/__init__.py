@@ -15,6 +15,7 @@ from newsletters import (
     cli,
     dev,
     error_pages,
+    http,
     models,
     observability,
     public,
@@ -40,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_input_checks(app)
     register_security_headers(app)
     register_cli(app)
     register_celery(app)
@@ -99,6 +101,11 @@ def register_error_handlers(app: Flask) -> None:
     """Pages for errors, in the site's own words."""
     error_pages.register_error_handlers(app)
     support.init_app(app)
+
+
+def register_input_checks(app: Flask) -> None:
+    """Bad input refused the same way on every route: deep JSON, control characters."""
+    http.init_app(app)
 
 
 def register_security_headers(app: Flask) -> None:

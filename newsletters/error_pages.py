@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from newsletters.errors import InvalidToken, NewsletterError
@@ -87,8 +87,20 @@ def unavailable(error: Exception):
     return _answer(503, "unavailable", title, message)
 
 
+def bad_data(error: DataError):
+    """A value the database refused (text with NUL, a number out of range): the request
+    was bad, the database is fine. 400, nothing changed."""
+    db.session.rollback()
+    refusal = type(error.orig).__name__  # the class only: the message may quote the value
+    log.warning("database refused a value on %s %s: %s", request.method, request.path, refusal)
+    return _answer(
+        400, "invalid_input", "We couldn't do that", "Something in that request can't be stored."
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install every handler above."""
+    app.register_error_handler(DataError, bad_data)  # a refused value is no outage
     app.register_error_handler(DBAPIError, unavailable)
     app.register_error_handler(SecurityError, untrusted_host)
     app.register_error_handler(InvalidToken, invalid_link)

@@ -1,7 +1,9 @@
 """The admin forms: fields and CSRF. What is allowed is decided by the services."""
 
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import (
     BooleanField,
     EmailField,
@@ -19,14 +21,40 @@ from newsletters.services.catalogue import WEEKDAYS
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-class LoginForm(FlaskForm):
+def _posted_fields():
+    """The fields of a posted form (files included); nothing for any other method or body."""
+    if request.method != "POST":
+        return None
+    if request.files:
+        return CombinedMultiDict((request.files, request.form))
+    return request.form or None
+
+
+class ConsoleForm(FlaskForm):
+    """Every console form: submitted by a POST of form fields, and by nothing else.
+
+    Flask-WTF would also take PUT, PATCH and DELETE, and read a JSON body as the
+    fields (where a number or a nested object crashes the view): neither is a form.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        """Read the posted fields, unless the caller passes its own."""
+        kwargs.setdefault("formdata", _posted_fields())
+        super().__init__(**kwargs)
+
+    def is_submitted(self) -> bool:
+        """Only a POST changes anything; a HEAD is a GET."""
+        return request.method == "POST"
+
+
+class LoginForm(ConsoleForm):
     """Sign in."""
 
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=1000)])
 
 
-class NewsletterForm(FlaskForm):
+class NewsletterForm(ConsoleForm):
     """Every editable field of a newsletter."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=120)])
@@ -45,7 +73,7 @@ class NewsletterForm(FlaskForm):
     intro = TextAreaField("Introduction", validators=[Length(max=5000)])
 
 
-class StoryForm(FlaskForm):
+class StoryForm(ConsoleForm):
     """A story."""
 
     newsletter = SelectField("Newsletter")
@@ -56,7 +84,7 @@ class StoryForm(FlaskForm):
     published_at = StringField("Published (UTC, e.g. 2026-11-27T08:00)", validators=[Optional()])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(ConsoleForm):
     """A CSV of readers, and whether their consent was given elsewhere."""
 
     file = FileField("CSV file (columns: email,newsletters)", validators=[FileRequired()])
@@ -67,20 +95,20 @@ class ImportForm(FlaskForm):
     )
 
 
-class SuppressionForm(FlaskForm):
+class SuppressionForm(ConsoleForm):
     """Stop all mail to an address."""
 
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
     note = StringField("Reason", validators=[InputRequired(), Length(max=500)])
 
 
-class TestSendForm(FlaskForm):
+class TestSendForm(ConsoleForm):
     """Send the next issue to one address."""
 
     address = EmailField("Send a test to", validators=[InputRequired(), Length(max=320)])
 
 
-class AdminForm(FlaskForm):
+class AdminForm(ConsoleForm):
     """A new administrator."""
 
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
@@ -90,5 +118,43 @@ class AdminForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class CodeForm(ConsoleForm):
+    """A code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        "Code",
+        validators=[InputRequired(), Length(max=64)],
+        render_kw={"autocomplete": "one-time-code"},
+    )
+
+
+class ChangePasswordForm(ConsoleForm):
+    """The current password, and the new one twice."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired(), Length(max=1000)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password", validators=[InputRequired()], render_kw={"autocomplete": "new-password"}
+    )
+    repeat_password = PasswordField(
+        "New password, again",
+        validators=[InputRequired()],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class PasswordCheckForm(ConsoleForm):
+    """The current password, before a change that weakens the account."""
+
+    password = PasswordField(
+        "Current password",
+        validators=[InputRequired(), Length(max=1000)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ActionForm(ConsoleForm):
     """A button that changes something: just the CSRF token."""

@@ -1,4 +1,8 @@
-"""Reader routes. Each parses the request, calls one service, and renders the result."""
+"""Reader routes. Each parses the request, calls one service, and renders the result.
+
+A page that changes something has two views: a GET view that only shows it (a HEAD runs
+it too) and a POST view that changes it, so no other method reaches a change.
+"""
 
 import logging
 
@@ -15,12 +19,12 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import InternalServerError
 from wtforms import ValidationError
 
 from newsletters import error_pages
-from newsletters.errors import InvalidInput
+from newsletters.errors import FormExpired, InvalidInput
 from newsletters.extensions import csrf
 from newsletters.http import json_error, private_page, request_origin, wants_json
 from newsletters.limits import limit_per_address, limit_per_ip
@@ -31,7 +35,7 @@ from newsletters.services.console import health
 from newsletters.services.core import idempotency
 from newsletters.services.core.tokens import Purpose
 from newsletters.services.mail import links
-from newsletters.services.readers import captcha, preferences, signup, standing
+from newsletters.services.readers import bot_checks, preferences, signup, standing
 from newsletters.services.readers import confirm as confirming
 
 log = logging.getLogger(__name__)
@@ -86,11 +90,16 @@ def embed_loader():
 @limit_per_address
 def subscribe():
     """Take a signup. The answer never says whether the address was known."""
-    submission = forms.read_signup(request.form)
+    try:
+        submission = forms.read_signup(request.form)
+    except FormExpired as error:
+        return _form_expired(error)
     if submission.source == "embed":
         allow_framing()
     try:
-        captcha.check(request.form, request.remote_addr)
+        automated = bot_checks.screen(
+            request.form, request.remote_addr, shown_at=submission.shown_at
+        )
         status, body = idempotency.apply_once(
             _idempotency_key(),
             "subscribe",
@@ -99,7 +108,7 @@ def subscribe():
                 submission.email,
                 submission.newsletters,
                 request_origin(submission.source),
-                automated=submission.looks_automated,
+                automated=automated,
             ),
             lambda _: (200, {"status": "ok", "message": THANKS}),
         )
@@ -109,6 +118,21 @@ def subscribe():
         return jsonify(body), status
     template = "public/embed_thanks.html" if submission.source == "embed" else "public/thanks.html"
     return render_template(template, message=THANKS)
+
+
+def _form_expired(error: FormExpired):
+    """An expired or used-up form: inside the box, a fresh box; elsewhere the error page."""
+    if request.form.get("source") != "embed" or wants_json():
+        raise error
+    submission = forms.read_signup(request.form, check_token=False)
+    return pages.signup_page(
+        pages.cards_for(submission, signup_cards()),
+        source="embed",
+        status=error.status,
+        error=FormExpired("This form had expired, so here is a fresh one. Please sign up again."),
+        email=submission.email,
+        selected=set(submission.newsletters),
+    )
 
 
 def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
@@ -208,13 +232,17 @@ def save_preferences(token: str):
     return redirect(url_for("public.preferences", token=token), code=303)
 
 
-@bp.route("/preferences", methods=["GET", "POST"])
+@bp.get("/preferences")
+def lost_link():
+    """Lost your link? Ask for a new one."""
+    return render_template("public/lost_link.html")
+
+
+@bp.post("/preferences")
 @limit_per_ip
 @limit_per_address
-def lost_link():
-    """Lost your link? The same answer for every address, known or not."""
-    if request.method == "GET":
-        return render_template("public/lost_link.html")
+def send_lost_link():
+    """Mail a fresh preferences link: the same answer for every address, known or not."""
     email = request.form.get("email", "")
     try:
         preferences.request_preferences_link(email, request_origin("lost-link"))
@@ -226,19 +254,24 @@ def lost_link():
 # --- leaving ------------------------------------------------------------------------------
 
 
-@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
-@csrf.exempt  # RFC 8058 one-click posts carry no cookie and no CSRF token
+@bp.get("/unsubscribe/<token>")
 @private_page
 def unsubscribe(token: str):
-    """GET shows a button; POST leaves; an RFC 8058 one-click POST needs nothing else."""
-    if request.method == "GET":
-        subscriber, newsletter = preferences.unsubscribe_link_target(token)
-        return render_template(
-            "public/unsubscribe.html",
-            token=token,
-            newsletter=newsletter,
-            preferences_url=links.preferences_url(subscriber),
-        )
+    """A button to leave; the GET itself never changes anything."""
+    subscriber, newsletter = preferences.unsubscribe_link_target(token)
+    return render_template(
+        "public/unsubscribe.html",
+        token=token,
+        newsletter=newsletter,
+        preferences_url=links.preferences_url(subscriber),
+    )
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # RFC 8058 one-click posts carry no cookie and no CSRF token
+@private_page
+def unsubscribe_post(token: str):
+    """Leave: the page's button (with its CSRF token), or an RFC 8058 one-click POST."""
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         _require_csrf()
@@ -276,6 +309,8 @@ def healthz():
 @bp.errorhandler(DBAPIError)
 def database_failed(error: DBAPIError):
     """The database could not save (after the retries inside the request): say so, keep the form."""
+    if isinstance(error, DataError):  # it refused a value: bad input, not an outage
+        return error_pages.bad_data(error)
     return failures.save_failed_response(error, 503, SAVE_ENDPOINTS)
 
 

@@ -12,13 +12,15 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import Cadence, Newsletter
-from newsletters.services.core import sql
+from newsletters.services.core import outbound, sql
 from newsletters.services.core.transactions import atomic
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_CHOICES = 100
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SUBJECT_FIELDS = {"name", "date", "site"}
+MAX_SUBJECT_TEMPLATE = 200  # what a newsletter's subject_template column holds
+MAX_FEED_URL = 2048  # what a newsletter's feed_url column holds
 
 DEMO_NEWSLETTERS = [
     {
@@ -114,18 +116,31 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(char).startswith("C") for char in text)
 
 
-def check_subject_template(template: str) -> None:
-    """Refuse a subject template with fields other than {name}, {date} and {site}."""
+def subject_template_problem(template: str) -> str | None:
+    """What is wrong with a subject template, or None when it may be used.
+
+    Fields are {name}, {date} and {site} exactly: a format spec such as {name:x>5000000}
+    would make a subject of megabytes, and {name.attr} or {name[0]} reach into objects.
+    """
+    if len(template) > MAX_SUBJECT_TEMPLATE:
+        return f"A subject has at most {MAX_SUBJECT_TEMPLATE} characters."
     if has_control_characters(template):
-        raise InvalidInput("A subject is one line of text.", field="subject")
+        return "A subject is one line of text."
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    except ValueError as exc:
-        raise InvalidInput("The subject has an unmatched { or }.", field="subject") from exc
-    if fields - SUBJECT_FIELDS:
-        raise InvalidInput(
-            "The subject may use {name}, {date} and {site}, nothing else.", field="subject"
-        )
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return "The subject has an unmatched { or }."
+    for _, field, spec, conversion in parts:
+        if field is not None and (field not in SUBJECT_FIELDS or spec or conversion):
+            return "The subject may use {name}, {date} and {site} as they are, nothing more."
+    return None
+
+
+def check_subject_template(template: str) -> None:
+    """Refuse a subject template that :func:`subject_template_problem` finds fault with."""
+    problem = subject_template_problem(template)
+    if problem:
+        raise InvalidInput(problem, field="subject")
 
 
 def _check_fields(slug: str, name: str, send_day: str, send_hour: int) -> None:
@@ -221,8 +236,8 @@ def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
     _check_fields(data.slug, data.name, data.send_day, data.send_hour)
     if data.cadence not in {c.value for c in Cadence}:
         raise InvalidInput(f"Unknown cadence {data.cadence!r}.", field="cadence")
-    if data.feed_url and not data.feed_url.startswith(("http://", "https://")):
-        raise InvalidInput("A feed URL starts with http:// or https://.", field="feed_url")
+    if data.feed_url:
+        _check_feed_url(data.feed_url)
     if data.from_name and (len(data.from_name) > 120 or has_control_characters(data.from_name)):
         raise InvalidInput(
             "A sender name is one line of at most 120 characters.", field="from_name"
@@ -247,6 +262,16 @@ def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
     newsletter.from_name = (data.from_name or "").strip() or None
     newsletter.subject_template = data.subject_template.strip()
     newsletter.intro = data.intro.strip()
+
+
+def _check_feed_url(url: str) -> None:
+    """Refuse a feed URL by its form; where it leads is checked at every fetch (DNS changes)."""
+    if len(url) > MAX_FEED_URL:
+        raise InvalidInput(f"A feed URL has at most {MAX_FEED_URL} characters.", field="feed_url")
+    try:
+        outbound.check_url(url)
+    except outbound.OutboundRefused as exc:
+        raise InvalidInput(f"This feed URL cannot be used: {exc}.", field="feed_url") from None
 
 
 @atomic

@@ -1,22 +1,22 @@
 """The suppression list, the audit log and the team."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from uuid import UUID
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from newsletters.admin.blueprint import audited, bp, owner_only
 from newsletters.admin.forms import ActionForm, AdminForm, SuppressionForm
 from newsletters.errors import InvalidInput
-from newsletters.services.console import admins, audit
+from newsletters.http import MAX_ROW_ID, row_id_arg
+from newsletters.services.console import admins, audit, two_factor
 from newsletters.services.mail import suppressions
-
-
-def _before() -> int | None:
-    value = request.args.get("before", "")
-    return int(value) if value.isdigit() else None
 
 
 @bp.route("/suppressions", methods=["GET", "POST"])
 def suppression_list():
     """Addresses we never mail; add one with a reason."""
+    before = row_id_arg("before")  # read first: a bad cursor refuses the request, post and all
     form = SuppressionForm()
     status = 200
     if form.validate_on_submit():
@@ -33,13 +33,13 @@ def suppression_list():
         else:
             flash(f"{added.email} will get no more mail.")
             return redirect(url_for("admin.suppression_list"))
-    page = suppressions.listing(before_id=_before())
+    page = suppressions.listing(before_id=before)
     return render_template(
         "admin/suppressions.html", form=form, suppressions=page, action=ActionForm()
     ), status
 
 
-@bp.post("/suppressions/<int:suppression_id>/remove")
+@bp.post(f"/suppressions/<int(max={MAX_ROW_ID}):suppression_id>/remove")
 def remove_suppression(suppression_id: int):
     """Allow mail to an address again."""
     removed = audited(
@@ -56,7 +56,8 @@ def remove_suppression(suppression_id: int):
 @bp.get("/audit")
 def audit_log():
     """Who did what, and when, newest first."""
-    return render_template("admin/audit.html", entries=audit.entries(before_id=_before()))
+    entries = audit.entries(before_id=row_id_arg("before"))
+    return render_template("admin/audit.html", entries=entries)
 
 
 @bp.route("/team", methods=["GET", "POST"])
@@ -82,4 +83,24 @@ def team():
             return redirect(url_for("admin.team"))
     elif form.is_submitted() and not form.errors:
         abort(400)
-    return render_template("admin/team.html", form=form, admins=admins.all_admins()), status
+    return render_template(
+        "admin/team.html", form=form, admins=admins.all_admins(), action=ActionForm(formdata=None)
+    ), status
+
+
+@bp.post("/team/<uuid:uuid>/two-factor/reset")
+@owner_only
+def reset_two_factor(uuid: UUID):
+    """Turn off another admin's two-factor sign-in (a lost phone); their sessions end."""
+    target = admins.admin_by_uuid(uuid)
+    if target is None:
+        abort(404)
+    if target.id == current_user.id:
+        flash("Turn your own two-factor sign-in off on your account page.")
+        return redirect(url_for("admin.team"))
+    audited("admin.two_factor_reset", "admin", target.email, lambda: two_factor.reset(target))
+    flash(
+        f"{target.email} signs in with their password alone until they set up two-factor "
+        "sign-in again, and every session of theirs has ended."
+    )
+    return redirect(url_for("admin.team"))

@@ -7,6 +7,7 @@ from flask import Response, flash, redirect, render_template, request, stream_wi
 from newsletters.admin.blueprint import audited, bp, owner_only
 from newsletters.admin.forms import ActionForm
 from newsletters.errors import InvalidInput
+from newsletters.http import row_id_arg
 from newsletters.models import SubscriptionStatus, utcnow
 from newsletters.services.catalogue import all_newsletters
 from newsletters.services.readers import audience, exports
@@ -22,17 +23,13 @@ def _filters() -> audience.Filters:
     )
 
 
-def _int(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @bp.get("/subscribers")
 def subscribers_list():
     """Search by the start of an address; filter by newsletter and status; page by id."""
     filters = _filters()
+    after, before = row_id_arg("after"), row_id_arg("before")  # a bad cursor is a 400
     try:
-        page = audience.page_of(filters, after=_int("after"), before=_int("before"))
+        page = audience.page_of(filters, after=after, before=before)
     except InvalidInput as error:
         flash(error.message)
         filters, page = audience.Filters(), audience.page_of(audience.Filters())

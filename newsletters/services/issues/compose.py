@@ -23,7 +23,11 @@ from newsletters.models import (
     Story,
     utcnow,
 )
-from newsletters.services.catalogue import check_subject_template, newsletter_by_slug
+from newsletters.services.catalogue import (
+    check_subject_template,
+    newsletter_by_slug,
+    subject_template_problem,
+)
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.sql import insert
 from newsletters.services.core.transactions import atomic
@@ -38,9 +42,10 @@ from newsletters.services.issues.schedule import (
 from newsletters.services.issues.stories import stories_between
 from newsletters.services.mail import links, outbox
 from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
-from newsletters.services.mail.render import RenderedEmail, render_email
+from newsletters.services.mail.render import RenderedEmail, render_email, subject_text
 
 DEFAULT_SUBJECT = "{name}: {date}"
+MAX_ISSUE_SUBJECT = Issue.subject.type.length  # what the issue's subject column holds
 
 
 @dataclass(frozen=True)
@@ -79,18 +84,21 @@ def next_period(newsletter: Newsletter, now: datetime) -> Period:
 
 
 def subject_for(newsletter: Newsletter, issue: Issue) -> str:
-    """The issue's subject: its own override, the newsletter's template, or the default."""
+    """The issue's subject: its own override, the newsletter's template, or the default.
+
+    A stored template the rules refuse (written before they existed, or straight into
+    the database) gives the default; the result is cut to what an issue's row holds.
+    """
     template = issue.subject_override or newsletter.subject_template or DEFAULT_SUBJECT
+    if subject_template_problem(template):
+        template = DEFAULT_SUBJECT
     local_end = local(issue.period_end)
     values = {
         "name": newsletter.name,
         "date": f"{local_end.day} {local_end:%B %Y}",
         "site": current_app.config["SITE_NAME"],
     }
-    try:
-        return template.format_map(values)
-    except (KeyError, ValueError, IndexError):
-        return DEFAULT_SUBJECT.format_map(values)
+    return subject_text(template.format_map(values), MAX_ISSUE_SUBJECT)
 
 
 def render_issue(

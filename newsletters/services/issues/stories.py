@@ -70,7 +70,10 @@ def _when(value) -> datetime:
                 "published_at must be an ISO 8601 time, like 2026-11-27T08:00:00Z.",
                 field="published_at",
             ) from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past the last UTC datetime
+        raise InvalidInput("published_at is out of range.", field="published_at") from exc
 
 
 def checked_story(data: StoryInput) -> dict:
@@ -90,9 +93,17 @@ def checked_story(data: StoryInput) -> dict:
 def add_story(newsletter_slug: str, data: StoryInput, source: str = "api") -> tuple[Story, bool]:
     """Add a story; a story with the same guid already there is returned instead.
 
-    Returns the story and whether it was created.
+    An archived newsletter takes none (:class:`InvalidInput`). Returns the story and
+    whether it was created.
     """
+    if not isinstance(newsletter_slug, str):  # an API body may hold anything
+        raise InvalidInput("newsletter must be a newsletter's slug.", field="newsletter")
     newsletter = newsletter_by_slug(newsletter_slug)
+    if not newsletter.in_service:
+        raise InvalidInput(
+            f"The newsletter {newsletter.slug!r} is archived and takes no new stories.",
+            field="newsletter",
+        )
     values = checked_story(data)
     existing = db.session.scalar(
         select(Story).where(Story.newsletter_id == newsletter.id, Story.guid == values["guid"])

@@ -20,7 +20,7 @@ from flask import current_app
 
 from newsletters.config import site_domain
 from newsletters.models import OutboxMessage
-from newsletters.services.mail.render import clean_header_text
+from newsletters.services.mail.render import clean_header_text, subject_text
 
 # Signed, so no relay can add, drop or alter them without breaking the signature.
 DKIM_HEADERS = [
@@ -89,7 +89,7 @@ class MessageTemplate:
         self.boundary = f"=_{secrets.token_hex(16)}"
         common = {
             "From": str(sender(from_name)),
-            "Subject": subject,
+            "Subject": subject_text(subject),  # whatever was stored, the line fits RFC 5322
             "Date": format_datetime(date),
             "List-Id": list_id_value or list_id(),
         }

@@ -15,9 +15,21 @@ class RenderedEmail:
     html: str
 
 
+# RFC 5322 (2.1.1) allows 998 characters on a line; "Subject: " takes 9 of them.
+MAX_SUBJECT_LENGTH = 998 - len("Subject: ")
+
+
 def clean_header_text(value: str) -> str:
     """Collapse whitespace, so text from readers or admins can never start a new header."""
     return " ".join(value.split())
+
+
+def subject_text(value: str, limit: int = MAX_SUBJECT_LENGTH) -> str:
+    """A subject on one line and at most ``limit`` characters: longer ones end in "…"."""
+    value = clean_header_text(value)
+    if len(value) <= limit:
+        return value
+    return value[: limit - 1].rstrip() + "…"
 
 
 def render_email(template: str, subject: str, **context) -> RenderedEmail:
@@ -28,7 +40,7 @@ def render_email(template: str, subject: str, **context) -> RenderedEmail:
         "site_url": config["SITE_URL"],
         "postal_address": config["POSTAL_ADDRESS"],
         "support_email": config["SUPPORT_EMAIL"],
-        "subject": clean_header_text(subject),
+        "subject": subject_text(subject),
         **context,
     }
     text = render_template(f"email/{template}.txt", **context)
