@@ -66,7 +66,10 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_MIN_SECONDS": 2.0,
     # How long a page's script waits for a save before it counts as failed and retries.
     "SAVE_TIMEOUT_SECONDS": 10.0,
-    "SIGNUP_FORM_MAX_AGE": 24 * 3600,
+    # A signup form's token lives two hours and takes a few posts (a typo or two), no more:
+    # the box sends no cookie, so the token is all that ties a post to a form we drew.
+    "SIGNUP_FORM_MAX_AGE": 2 * 3600,
+    "SIGNUP_FORM_MAX_USES": 3,
     "SIGNUP_RATE_LIMIT": "10 per minute;100 per hour",
     "SIGNUP_ADDRESS_RATE_LIMIT": "5 per 10 minutes;20 per day",
     "CONFIRMATION_EMAIL_INTERVAL": 600,
@@ -84,6 +87,12 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_SITE_KEY": "",
     "CAPTCHA_SECRET_KEY": "",
     "CAPTCHA_VERIFY_URL": "",
+    # Requests made to URLs an admin entered (feeds): one deadline for the whole exchange,
+    # redirects included, and the largest answer read. Private, loopback and link-local
+    # addresses are refused unless allowed, which is for development and tests only.
+    "OUTBOUND_TIMEOUT_SECONDS": 20.0,
+    "OUTBOUND_MAX_BYTES": 5 * 1024 * 1024,
+    "OUTBOUND_ALLOW_PRIVATE_NETWORKS": False,
     "CONSENT_TEXT_VERSION": "2026-11-01",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Host names this site answers to; production defaults to SITE_URL's.
@@ -94,6 +103,16 @@ DEFAULTS: dict[str, Any] = {
     # None: secure cookies in production, plain ones on http://127.0.0.1 in development.
     "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Admin sessions end after this long without a request, and this long after sign-in.
+    "ADMIN_SESSION_IDLE_MINUTES": 30,
+    "ADMIN_SESSION_MAX_HOURS": 12,
+    # Admin sign-in: every attempt from one IP, and the failed attempts on one address
+    # (counted apart for each browser that has signed in to it before). No window is
+    # longer than 15 minutes, so no wait is either.
+    "ADMIN_LOGIN_RATE_LIMIT": "10 per minute;30 per 15 minutes",
+    "ADMIN_LOGIN_ACCOUNT_LIMIT": "5 per minute;20 per 15 minutes",
+    # How long a browser stays "known" to an account after signing in to it.
+    "ADMIN_KNOWN_DEVICE_DAYS": 90,
     "WTF_CSRF_TIME_LIMIT": 24 * 3600,
     # Token pages send no Referer (Referrer-Policy: no-referrer keeps tokens out of other
     # sites' logs), so Flask-WTF's HTTPS-only Referer check would refuse every real reader.

@@ -4,20 +4,28 @@ import functools
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
+from newsletters.admin import sessions
 from newsletters.services.console import audit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-PUBLIC_ENDPOINTS = {"admin.login"}
+PUBLIC_ENDPOINTS = {"admin.login", "admin.login_code"}
 
 
 @bp.before_request
 def require_login():
-    """Every admin page and action needs a signed-in admin; the login page excepted."""
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+    """Every admin page and action needs a signed-in admin, in a session neither idle nor
+    too old; the sign-in pages excepted."""
+    if current_user.is_authenticated:
+        reason = sessions.expiry_reason()
+        if reason is None:
+            return None
+        sessions.end()
+        flash(reason)
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.method == "GET":
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))

@@ -1,7 +1,7 @@
 """The data model. Import models from here."""
 
 from newsletters.models.admin import AdminRole, AdminUser, AuditLog, ImportJob, ImportStatus
-from newsletters.models.api_token import ApiToken
+from newsletters.models.api_token import ApiToken, ApiTokenKind
 from newsletters.models.idempotency import IdempotencyRecord
 from newsletters.models.issue import (
     Delivery,
@@ -27,6 +27,7 @@ __all__ = [
     "AdminRole",
     "AdminUser",
     "ApiToken",
+    "ApiTokenKind",
     "AuditLog",
     "Cadence",
     "Delivery",

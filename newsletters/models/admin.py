@@ -1,6 +1,7 @@
 """The people who run the lists, what they did, and the imports they started."""
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,6 +21,11 @@ class AdminRole(enum.StrEnum):
     EDITOR = "editor"
 
 
+def new_session_token() -> str:
+    """A fresh random value that every session of one admin must carry."""
+    return secrets.token_urlsafe(32)
+
+
 class AdminUser(UserMixin, db.Model):
     """Someone who may sign in to /admin."""
 
@@ -32,14 +38,24 @@ class AdminUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[AdminRole] = mapped_column(enum_column_type(AdminRole), default=AdminRole.EDITOR)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every session carries this; a new value (sign-out, new password, 2FA reset) ends them all.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    # Two-factor sign-in: the TOTP secret (base32) from enrolment on, in force once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step of the last code accepted: a code is good once, never twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def get_id(self) -> str:
-        """Flask-Login's session key: the public UUID, never the row id."""
-        return str(self.uuid)
+        """Flask-Login's session key: the public UUID (never the row id) and the session token."""
+        return f"{self.uuid}:{self.session_token}"
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        """Signing in asks for a code after the password."""
+        return self.totp_confirmed_at is not None
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -53,6 +69,24 @@ class AdminUser(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<AdminUser {self.email} {self.role}>"
+
+
+class AdminRecoveryCode(db.Model):
+    """One of an admin's single-use codes for signing in without the authenticator app."""
+
+    __tablename__ = "admin_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_user.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the code: the codes are random and long, so a fast hash is enough.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<AdminRecoveryCode {self.admin_id} {'used' if self.used_at else 'unused'}>"
 
 
 class AuditLog(db.Model):

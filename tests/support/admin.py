@@ -28,6 +28,15 @@ def sign_in(client, email: str, password: str = PASSWORD, next_url: str | None =
     )
 
 
+def enter_code(client, code: str):
+    """Fill in and submit the second step of signing in, after the password."""
+    page = client.get("/admin/login/code")
+    return client.post(
+        "/admin/login/code",
+        data={"csrf_token": csrf_token_in(page.get_data(as_text=True)), "code": code},
+    )
+
+
 def action_token(client, url: str = "/admin/") -> str:
     """A CSRF token from a signed-in page, for posting the console's buttons."""
     return csrf_token_in(client.get(url).get_data(as_text=True))

@@ -1,6 +1,7 @@
 """The admin pages, one module per area; importing them registers them on the blueprint."""
 
 from newsletters.admin.views import (  # noqa: F401
+    account,
     auth,
     content,
     home,
@@ -8,4 +9,5 @@ from newsletters.admin.views import (  # noqa: F401
     lists,
     newsletters,
     subscribers,
+    tokens,
 )

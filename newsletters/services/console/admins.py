@@ -1,64 +1,41 @@
-"""Administrators: creating them, and letting them in (or, after too many tries, not)."""
+"""Administrators: creating them, letting them in, and ending their sessions."""
 
+import hmac
 from dataclasses import dataclass
-from datetime import timedelta
 from uuid import UUID
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import AdminRole, AdminUser, utcnow
+from newsletters.models.admin import new_session_token
+from newsletters.services.console.passwords import (
+    DUMMY_HASH,
+    check_password_strength,
+    hash_password,
+    needs_rehash,
+    password_matches,
+)
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.transactions import atomic
 
-MIN_PASSWORD_LENGTH = 12
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
-# Argon2id at OWASP's recommended minimum: 19 MiB of memory, 2 passes, 1 lane.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Checked when the address is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = HASHER.hash("not-a-real-password")
-
-
-def hash_password(password: str) -> str:
-    """An Argon2id hash of a password."""
-    return HASHER.hash(password)
-
-
-def password_matches(stored: str, password: str) -> bool:
-    """Check a password against its hash in constant time (Argon2id, or an older scrypt)."""
-    if stored.startswith("$argon2"):
-        try:
-            return HASHER.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return False
-    return check_password_hash(stored, password)
+REFUSED = "That email address and password don't match."
 
 
 @dataclass(frozen=True)
 class LoginResult:
-    """Who signed in, or why nobody did."""
+    """Who gave the right password, or why nobody did."""
 
     admin: AdminUser | None
     reason: str = ""
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password"
-        )
-
-
 @atomic
 def create_admin(email: str, password: str, role: str = "owner") -> AdminUser:
-    """A new administrator; the password is stored as a scrypt hash."""
+    """A new administrator, with a strong enough password, stored as an Argon2id hash."""
     address = normalize_email(email)
-    _check_password(password)
+    check_password_strength(password, address)
     if role not in {r.value for r in AdminRole}:
         raise InvalidInput("The role is owner or editor.", field="role")
     if db.session.scalar(select(AdminUser.id).where(AdminUser.email == address)):
@@ -74,44 +51,90 @@ def create_admin(email: str, password: str, role: str = "owner") -> AdminUser:
 
 @atomic
 def authenticate(email: str, password: str) -> LoginResult:
-    """Check a login, counting failures; five in a row lock the account for 15 minutes."""
-    refused = LoginResult(None, "That email address and password don't match.")
+    """Check an address and password; one hash is checked whatever the address.
+
+    A wrong password, an unknown address, a disabled account and a malformed
+    address get the same answer and cost the same hash, and nothing is written:
+    how often an address may be tried is the rate limiter's business, which
+    counts every address alike, so nothing here tells a real account from none.
+    """
+    refused = LoginResult(None, REFUSED)
     try:
         address = normalize_email(email)
     except InvalidInput:
-        password_matches(_DUMMY_HASH, password)
+        password_matches(DUMMY_HASH, password)
         return refused
     admin = db.session.scalar(select(AdminUser).where(AdminUser.email == address))
     if admin is None or not admin.is_enabled:
-        password_matches(_DUMMY_HASH, password)
+        password_matches(DUMMY_HASH, password)
         return refused
-    now = utcnow()
-    if admin.locked_until is not None and admin.locked_until > now:
-        minutes = max(1, int((admin.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(None, f"Too many failed attempts. Try again in {minutes} minutes.")
     if not password_matches(admin.password_hash, password):
-        admin.failed_logins += 1
-        if admin.failed_logins >= MAX_FAILED_LOGINS:
-            admin.failed_logins = 0
-            admin.locked_until = now + LOCKOUT
         return refused
-    admin.failed_logins = 0
-    admin.locked_until = None
-    admin.last_login_at = now
-    if not admin.password_hash.startswith("$argon2") or HASHER.check_needs_rehash(
-        admin.password_hash
-    ):
+    if needs_rehash(admin.password_hash):
         admin.password_hash = hash_password(password)  # upgraded on the way in
     return LoginResult(admin)
 
 
-def admin_by_id(public_id: str) -> AdminUser | None:
-    """The admin a session names (by UUID), if they still exist and may sign in."""
+@atomic
+def record_sign_in(admin: AdminUser) -> AdminUser:
+    """Note when an admin last signed in (after the second factor, when they have one)."""
+    admin.last_login_at = utcnow()
+    return admin
+
+
+@atomic
+def change_password(admin: AdminUser, current: str, new: str, repeated: str) -> AdminUser:
+    """A new password for an admin who knows the current one; every session of theirs ends."""
+    if not password_matches(admin.password_hash, current):
+        raise InvalidInput("That is not your current password.", field="current_password")
+    if new != repeated:
+        raise InvalidInput("The two new passwords are not the same.", field="repeat_password")
+    if new == current:
+        raise InvalidInput("Choose a password you have not used here.", field="new_password")
+    check_password_strength(new, admin.email, field="new_password")
+    admin.password_hash = hash_password(new)
+    admin.session_token = new_session_token()
+    return admin
+
+
+@atomic
+def end_sessions(admin: AdminUser) -> AdminUser:
+    """End every session of an admin, wherever it is: each copy of its cookie is refused."""
+    admin.session_token = new_session_token()
+    return admin
+
+
+def admin_by_id(session_id: str) -> AdminUser | None:
+    """The admin a session names (``UUID:session token``), if that session is still theirs.
+
+    A session made before the admin signed out, changed their password or had their
+    two-factor sign-in reset carries an older token, and names nobody.
+    """
+    public_id, _, token = (session_id or "").partition(":")
     try:
         key = UUID(public_id)
     except (TypeError, ValueError):
         return None
-    return db.session.scalar(select(AdminUser).where(AdminUser.uuid == key))
+    admin = db.session.scalar(select(AdminUser).where(AdminUser.uuid == key))
+    if admin is None or not admin.is_enabled:
+        return None
+    if not token or not hmac.compare_digest(token.encode(), admin.session_token.encode()):
+        return None
+    return admin
+
+
+def admin_by_email(email: str) -> AdminUser | None:
+    """The administrator with this address, if there is one."""
+    try:
+        address = normalize_email(email)
+    except InvalidInput:
+        return None
+    return db.session.scalar(select(AdminUser).where(AdminUser.email == address))
+
+
+def admin_by_uuid(public_id: UUID) -> AdminUser | None:
+    """The administrator with this public id, if there is one."""
+    return db.session.scalar(select(AdminUser).where(AdminUser.uuid == public_id))
 
 
 def all_admins() -> list[AdminUser]:

@@ -1,0 +1,138 @@
+"""An admin's own account: their password, their sessions and their two-factor sign-in."""
+
+from flask import flash, make_response, redirect, render_template, url_for
+from flask_login import current_user
+
+from newsletters.admin import sessions, sign_in_limits
+from newsletters.admin.blueprint import audited, bp
+from newsletters.admin.forms import ActionForm, ChangePasswordForm, CodeForm, PasswordCheckForm
+from newsletters.errors import InvalidInput
+from newsletters.services.console import admins, two_factor
+
+
+def _me():
+    """The signed-in admin (the model, not Flask-Login's proxy)."""
+    return current_user._get_current_object()
+
+
+def _page(status: int = 200, **forms):
+    """The account page, with any form given in place of a blank one."""
+    admin = _me()
+    return render_template(
+        "admin/account.html",
+        password_form=forms.get("password_form") or ChangePasswordForm(formdata=None),
+        code_form=forms.get("code_form") or CodeForm(formdata=None),
+        disable_form=forms.get("disable_form") or PasswordCheckForm(formdata=None),
+        action=ActionForm(formdata=None),
+        enrolment=two_factor.pending_enrolment(admin),
+        codes_left=two_factor.recovery_codes_left(admin) if admin.two_factor_enabled else 0,
+    ), status
+
+
+def _refused(form, error: InvalidInput, default_field: str):
+    """Show the error by its field, and count it when it was a wrong password."""
+    getattr(form, error.field or default_field, getattr(form, default_field)).errors.append(
+        error.message
+    )
+    if error.field in ("current_password", "password"):
+        sign_in_limits.note_failure()
+
+
+@bp.get("/account")
+def account():
+    """Change your password, end your other sessions, set up two-factor sign-in."""
+    return _page()
+
+
+@bp.post("/account/password")
+@sign_in_limits.limit_per_ip
+@sign_in_limits.limit_per_account
+def change_password():
+    """A new password; every other session of this admin ends, this one goes on."""
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _page(400, password_form=form)
+    admin = _me()
+    data = form.data
+    try:
+        audited(
+            "admin.password_change",
+            "admin",
+            admin.email,
+            lambda: admins.change_password(
+                admin, data["current_password"], data["new_password"], data["repeat_password"]
+            ),
+        )
+    except InvalidInput as error:
+        _refused(form, error, "new_password")
+        return _page(400, password_form=form)
+    sessions.begin(admin)
+    flash("Your password is changed, and every other session of yours has ended.")
+    return redirect(url_for("admin.account"))
+
+
+@bp.post("/account/sessions/end")
+def end_other_sessions():
+    """Sign out of every other browser; this one stays signed in."""
+    admin = _me()
+    audited("admin.sessions_end", "admin", admin.email, lambda: admins.end_sessions(admin))
+    sessions.begin(admin)
+    flash("Every other session of yours has ended.")
+    return redirect(url_for("admin.account"))
+
+
+@bp.post("/account/two-factor")
+def start_two_factor():
+    """A new secret for the authenticator app, shown on the account page until confirmed."""
+    try:
+        two_factor.begin_enrolment(_me())
+    except InvalidInput as error:
+        flash(error.message)
+    return redirect(url_for("admin.account"))
+
+
+@bp.post("/account/two-factor/confirm")
+def confirm_two_factor():
+    """The first code from the app turns two-factor sign-in on; the recovery codes, once."""
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _page(400, code_form=form)
+    admin = _me()
+    try:
+        codes = audited(
+            "admin.two_factor_enable",
+            "admin",
+            admin.email,
+            lambda: two_factor.confirm_enrolment(admin, form.code.data),
+        )
+    except InvalidInput as error:
+        _refused(form, error, "code")
+        return _page(400, code_form=form)
+    sessions.begin(admin)
+    response = make_response(render_template("admin/recovery_codes.html", codes=codes))
+    response.headers["Cache-Control"] = "no-store"  # shown once: never from a cache
+    return response
+
+
+@bp.post("/account/two-factor/disable")
+@sign_in_limits.limit_per_ip
+@sign_in_limits.limit_per_account
+def disable_two_factor():
+    """Turn two-factor sign-in off, with the current password."""
+    form = PasswordCheckForm()
+    if not form.validate_on_submit():
+        return _page(400, disable_form=form)
+    admin = _me()
+    try:
+        audited(
+            "admin.two_factor_disable",
+            "admin",
+            admin.email,
+            lambda: two_factor.disable(admin, form.password.data),
+        )
+    except InvalidInput as error:
+        _refused(form, error, "password")
+        return _page(400, disable_form=form)
+    sessions.begin(admin)
+    flash("Two-factor sign-in is off, and every other session of yours has ended.")
+    return redirect(url_for("admin.account"))

@@ -1,0 +1,1 @@
+"""The console's own domain: administrators, their passwords and their second factor."""
