@@ -90,6 +90,14 @@ class Unauthorized(NewsletterError):
     message = "A valid API token is required: send 'Authorization: Bearer <token>'."
 
 
+class Forbidden(NewsletterError):
+    """Valid credentials that do not allow this request (a missing scope, a foreign origin)."""
+
+    status = 403
+    code = "forbidden"
+    message = "This API token may not do that."
+
+
 class IdempotencyConflict(NewsletterError):
     """An Idempotency-Key reused for a different request."""
 

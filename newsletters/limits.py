@@ -1,9 +1,20 @@
-"""Rate limits shared by the pages and the API: per IP, and per address typed in."""
+"""Rate limits shared by the pages and the API: per IP, and per address typed in.
+
+The same storage (Redis in production) also counts the uses of each signup
+form's token, so every web process sees the same count.
+"""
+
+import hashlib
+import logging
 
 from flask import current_app, request
+from limits import RateLimitItemPerSecond
 
+from newsletters.errors import InvalidEmail
 from newsletters.extensions import limiter
-from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH
+from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH, normalize_email
+
+log = logging.getLogger(__name__)
 
 
 def _per_ip() -> str:
@@ -15,14 +26,52 @@ def _per_address() -> str:
 
 
 def address_key() -> str:
-    """Key the per-address limit on the address in the form or JSON body."""
+    """Key the per-address limit on the address in the form or JSON body, normalised.
+
+    Every spelling that reaches the same reader (case, full-width letters) shares
+    one count; text that is no address at all is counted as typed, and refused.
+    """
     email = request.form.get("email")
     if email is None:
         body = request.get_json(silent=True)
         email = body.get("email") if isinstance(body, dict) else None
-    email = (email if isinstance(email, str) else "").strip().lower()[: MAX_ADDRESS_LENGTH + 1]
+    email = (email if isinstance(email, str) else "")[: MAX_ADDRESS_LENGTH + 1]
+    try:
+        email = normalize_email(email, check_deliverability=False)
+    except InvalidEmail:
+        email = email.strip().lower()
     return f"address:{email}" if email else f"ip:{request.remote_addr}"
 
 
 limit_per_ip = limiter.limit(_per_ip, methods=["POST"])
 limit_per_address = limiter.limit(_per_address, key_func=address_key, methods=["POST"])
+
+
+def spend_form_use(nonce: str, retry_key: str | None) -> bool:
+    """Count one use of the signup form whose token carries ``nonce``; False once used up.
+
+    A form may be posted ``SIGNUP_FORM_MAX_USES`` times while its token lives. A retry
+    with an ``Idempotency-Key`` already counted for this form passes without counting.
+    """
+    config = current_app.config
+    uses = config["SIGNUP_FORM_MAX_USES"]
+    if not uses or not config["RATELIMIT_ENABLED"] or not limiter.enabled:
+        return True
+    window = config["SIGNUP_FORM_MAX_AGE"] or 24 * 3600
+    allowed = RateLimitItemPerSecond(uses, window)
+    counted = RateLimitItemPerSecond(1, window)
+    form = (config["RATELIMIT_KEY_PREFIX"], "signup-form", nonce)
+    retry = (*form, hashlib.sha256(retry_key.encode()).hexdigest()[:32]) if retry_key else None
+    strategy = limiter.limiter
+    try:
+        if retry is not None and not strategy.test(counted, *retry):
+            return True  # this very request was counted when it was first sent
+        if not strategy.hit(allowed, *form):
+            return False
+        if retry is not None:
+            strategy.hit(counted, *retry)
+    except Exception as exc:  # the storage is down: fail as the rate limits are set to
+        if not config["RATELIMIT_SWALLOW_ERRORS"]:
+            raise
+        log.warning("could not count a signup form's use: %r", exc)
+    return True

@@ -46,7 +46,7 @@ def init_app(app: Flask) -> None:
             r"/api/v1/subscriptions": {
                 "origins": app.config["EMBED_ALLOWED_ORIGINS"],
                 "methods": ["POST"],
-                "allow_headers": ["Content-Type", "Idempotency-Key"],
+                "allow_headers": ["Content-Type", "Idempotency-Key", "X-Publishable-Key"],
                 "max_age": 600,
             }
         },

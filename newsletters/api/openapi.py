@@ -10,7 +10,8 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 def _errors(*codes: int) -> dict:
     reasons = {
         400: "The request is malformed; nothing was changed.",
-        401: "A valid bearer token is required.",
+        401: "A valid token (or, for signups, publishable key) is required.",
+        403: "The token lacks the scope this route needs, or the key was used off its origins.",
         404: "No such newsletter.",
         409: "The Idempotency-Key was used for a different request.",
         413: "The body is too large.",
@@ -46,9 +47,16 @@ def document() -> dict:
                     "summary": "Sign a reader up; they confirm by email",
                     "description": (
                         "Answers the same whether the address is new, pending or already "
-                        "subscribed. CORS is open to the origins in EMBED_ALLOWED_ORIGINS."
+                        "subscribed. From a web page: a publishable key, sent from one of its "
+                        "origins, and the CAPTCHA answer when one is configured (CORS is open "
+                        "to EMBED_ALLOWED_ORIGINS). From a server: a token with the "
+                        "subscribers:write scope. Outside production, neither is needed."
                     ),
                     "operationId": "createSubscription",
+                    "security": [
+                        {"publishableKey": []},
+                        {"bearer": ["subscribers:write"]},
+                    ],
                     "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
                     "requestBody": {
                         "required": True,
@@ -67,7 +75,7 @@ def document() -> dict:
                                 }
                             },
                         },
-                        **_errors(400, 409, 413, 429, 503),
+                        **_errors(400, 401, 403, 409, 413, 429, 503),
                     },
                 }
             },
@@ -103,7 +111,7 @@ def document() -> dict:
                 "post": {
                     "summary": "File a story for a newsletter's next issue",
                     "operationId": "createStory",
-                    "security": [{"bearer": []}],
+                    "security": [{"bearer": ["stories:write"]}],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -115,7 +123,7 @@ def document() -> dict:
                     "responses": {
                         "201": {"$ref": "#/components/responses/Story"},
                         "200": {"$ref": "#/components/responses/Story"},
-                        **_errors(400, 401, 404, 413, 503),
+                        **_errors(400, 401, 403, 404, 413, 503),
                     },
                 }
             },
@@ -125,8 +133,20 @@ def document() -> dict:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "A token from `flask admin token NAME`.",
-                }
+                    "description": (
+                        "A secret token from `flask admin token NAME --scopes ...` or the "
+                        "console's API tokens page. Each operation names the scope it needs."
+                    ),
+                },
+                "publishableKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Publishable-Key",
+                    "description": (
+                        "A key from `flask admin token NAME --publishable --origin ORIGIN`, for "
+                        "signups from web pages on its origins (or send it as the field `key`)."
+                    ),
+                },
             },
             "parameters": {
                 "IdempotencyKey": {
@@ -181,6 +201,18 @@ def _schemas() -> dict:
             "properties": {
                 "email": {"type": "string", "format": "email", "maxLength": 254},
                 "newsletters": {"type": "array", "minItems": 1, "items": public_slug},
+                "key": {"type": "string", "description": "The publishable key, if not a header."},
+                "captcha": {
+                    "type": "string",
+                    "description": "The CAPTCHA widget's answer, when a CAPTCHA is configured.",
+                },
+                "website": {
+                    "type": "string",
+                    "description": (
+                        "A hidden field of your form that people leave empty; filled, the "
+                        "answer is the same but nothing is stored."
+                    ),
+                },
             },
         },
         "Accepted": {

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, jsonify, request
 
-from newsletters.api import openapi
+from newsletters.api import access, openapi
 from newsletters.errors import InvalidEmail, InvalidInput
 from newsletters.extensions import csrf
 from newsletters.http import request_origin
@@ -50,6 +50,7 @@ def openapi_document():
 def create_subscription():
     """Sign a reader up, exactly as the form does: 202 and the same answer for everyone."""
     payload = _json_object()
+    automated = access.screen_signup(payload)
     email, slugs = payload.get("email"), payload.get("newsletters")
     if not isinstance(email, str):
         raise InvalidEmail()
@@ -59,7 +60,7 @@ def create_subscription():
         idempotency.check_key(request.headers.get("Idempotency-Key")),
         "api-subscriptions",
         idempotency.fingerprint(email, sorted(slugs)),
-        lambda: signup.subscribe(email, slugs, request_origin("api")),
+        lambda: signup.subscribe(email, slugs, request_origin("api"), automated=automated),
         lambda _: (202, {"status": "accepted", "message": signup.SIGNUP_ANSWER}),
     )
     return jsonify(body), status
@@ -86,7 +87,7 @@ def list_newsletters():
 @bp.post("/stories")
 def create_story():
     """Add a story to a newsletter: 201, or 200 with the story already filed under that guid."""
-    api_tokens.authenticate(request.headers.get("Authorization"))
+    api_tokens.authenticate(request.headers.get("Authorization"), api_tokens.STORIES_WRITE)
     payload = _json_object()
     story, created = stories.add_story(
         payload.get("newsletter"),

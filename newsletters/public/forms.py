@@ -3,17 +3,21 @@
 The signup form is posted from our own pages and from an iframe on other
 sites, where our session cookie is not sent. Its CSRF token is therefore a
 signed timestamp carried in the form itself (``csrf_token``), which also tells
-us how long the form took to fill in. Every other form uses Flask-WTF's
+us how long the form took to fill in. It lives ``SIGNUP_FORM_MAX_AGE`` and may
+be posted ``SIGNUP_FORM_MAX_USES`` times, counted by its nonce, so one token
+cannot sign up any number of addresses. Every other form uses Flask-WTF's
 session-bound token.
 """
 
+import secrets
 import time
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import request
 from werkzeug.datastructures import MultiDict
 
 from newsletters.errors import FormExpired, InvalidToken
+from newsletters.limits import spend_form_use
 from newsletters.services.catalogue import MAX_CHOICES, Card
 from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH
 from newsletters.services.core.tokens import Purpose, make_token, read_token
@@ -30,33 +34,46 @@ class SignupSubmission:
     source: str
     # The newsletters an embed box showed, so an error redraws the same box.
     shown: list[str]
-    # A filled honeypot or a form filled faster than a person can: answered as
-    # usual so a bot learns nothing, but nothing is stored and no mail is sent.
-    looks_automated: bool
+    # When the form was drawn (from its signed token), for the fill-time check; None
+    # when the token was not read.
+    shown_at: float | None
 
 
 def signup_form_token() -> str:
     """A fresh token for a signup form about to be shown."""
-    return make_token(Purpose.SIGNUP_FORM, {"t": round(time.time(), 3)})
+    return make_token(
+        Purpose.SIGNUP_FORM, {"t": round(time.time(), 3), "n": secrets.token_urlsafe(12)}
+    )
+
+
+def _spend_token(form: MultiDict) -> float:
+    """When the form's token was issued, counting this post as one of its uses.
+
+    :class:`FormExpired` when the token is missing, forged, too old or used up.
+    """
+    try:
+        payload = read_token(Purpose.SIGNUP_FORM, form.get("csrf_token", ""))
+        issued = float(payload["t"])
+    except (InvalidToken, KeyError, TypeError, ValueError) as exc:
+        raise FormExpired() from exc
+    # Keyed by what was signed, never by the token's text: one payload has many spellings.
+    nonce = str(payload.get("n") or f"t:{issued}")
+    retry_key = request.headers.get("Idempotency-Key") or form.get("idempotency_key")
+    if not spend_form_use(nonce, retry_key):
+        raise FormExpired()
+    return issued
 
 
 def read_signup(form: MultiDict, *, check_token: bool = True) -> SignupSubmission:
     """Check the form token and collect the fields; :class:`FormExpired` if the token fails."""
-    too_fast = False
-    if check_token:
-        try:
-            issued = float(read_token(Purpose.SIGNUP_FORM, form.get("csrf_token", ""))["t"])
-        except (InvalidToken, KeyError, TypeError, ValueError) as exc:
-            raise FormExpired() from exc
-        too_fast = time.time() - issued < current_app.config["SIGNUP_MIN_SECONDS"]
-    honeypot = bool(form.get("website", "").strip())
+    shown_at = _spend_token(form) if check_token else None
     source = form.get("source", "form")
     return SignupSubmission(
         email=form.get("email", "")[: MAX_ADDRESS_LENGTH + 1],
         newsletters=form.getlist("newsletters"),
         source=source if source in SIGNUP_SOURCES else "form",
         shown=[s for s in form.get("shown", "").split(",") if s][:MAX_CHOICES],
-        looks_automated=too_fast or honeypot,
+        shown_at=shown_at,
     )
 
 

@@ -2,5 +2,5 @@
 
 
 def verify(form, remote_ip) -> bool:
-    """Pass when the form says it was filled in by a person."""
-    return form.get("captcha-answer") == "human"
+    """Pass when the form (or an API body, in ``captcha``) says it was filled in by a person."""
+    return "human" in (form.get("captcha-answer"), form.get("captcha"))

@@ -5,6 +5,9 @@ widget, and the server checks its answer with the provider's ``siteverify``
 endpoint (``CAPTCHA_VERIFY_URL`` overrides it). Any other value names a
 function, ``package.module:function``, that takes the form's answer and the
 reader's IP address and returns whether they passed.
+
+The JSON API carries the widget's answer in the field ``captcha``; a custom
+function gets the request's JSON body in place of the form.
 """
 
 import importlib
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 
 VERIFY_TIMEOUT_SECONDS = 5
 REFUSED = "Please complete the check that shows you're not a robot, then sign up again."
+# Where an API request carries the widget's answer (a form uses the provider's own field).
+API_ANSWER_FIELD = "captcha"
 
 
 @dataclass(frozen=True)
@@ -62,13 +67,14 @@ def enabled() -> bool:
 
 
 def check(form, remote_ip: str | None) -> None:
-    """Raise :class:`InvalidInput` unless the form's CAPTCHA answer is accepted."""
+    """Raise :class:`InvalidInput` unless the CAPTCHA answer of a form or an API body passes."""
     name = current_app.config["CAPTCHA_PROVIDER"]
     if not name:
         return
     builtin = PROVIDERS.get(name)
     if builtin is not None:
-        passed = _siteverify(builtin, form.get(builtin.response_field, ""), remote_ip)
+        answer = form.get(builtin.response_field) or form.get(API_ANSWER_FIELD)
+        passed = _siteverify(builtin, answer if isinstance(answer, str) else "", remote_ip)
     else:
         module, _, function = name.partition(":")
         passed = bool(getattr(importlib.import_module(module), function)(form, remote_ip))
