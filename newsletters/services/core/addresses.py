@@ -1,6 +1,7 @@
 """Email address validation and normalisation: the one place that decides what an address is."""
 
 import functools
+import unicodedata
 from pathlib import Path
 
 from disposable_email_domains import blocklist as BUNDLED_DISPOSABLE_DOMAINS
@@ -13,22 +14,24 @@ MAX_ADDRESS_LENGTH = 254
 DISPOSABLE = "Please use a permanent email address: this one is from a throwaway mail service."
 
 
-def normalize_email(raw: str | None) -> str:
+def normalize_email(raw: str | None, *, check_deliverability: bool | None = None) -> str:
     """Return the canonical form of an address, or raise :class:`InvalidEmail`.
 
-    The canonical form is email-validator's normalisation (Unicode domains in
-    their readable form, NFC) lower-cased as a whole, so Ann@Example.com and
-    ann@example.com are the same reader. DNS checks are off unless
-    ``EMAIL_CHECK_DELIVERABILITY`` is set.
+    The canonical form is the address folded with Unicode NFKC, then
+    email-validator's normalisation (Unicode domains in their readable form),
+    lower-cased as a whole. So Ann@Example.com, ann@example.com and the
+    full-width ａｎｎ@ｅｘａｍｐｌｅ.com are one reader, one suppression and one
+    rate-limit key (NFKC is what UTS #39 asks of addresses used as identifiers).
+    DNS checks are off unless ``EMAIL_CHECK_DELIVERABILITY`` is set, or the
+    caller turns them off for a key that must cost nothing.
     """
-    candidate = (raw or "").strip()
+    candidate = unicodedata.normalize("NFKC", raw or "").strip()
     if not candidate or len(candidate) > MAX_ADDRESS_LENGTH:
         raise InvalidEmail()
+    if check_deliverability is None:
+        check_deliverability = current_app.config["EMAIL_CHECK_DELIVERABILITY"]
     try:
-        info = validate_email(
-            candidate,
-            check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
-        )
+        info = validate_email(candidate, check_deliverability=check_deliverability)
     except EmailNotValidError as exc:
         raise InvalidEmail() from exc
     return info.normalized.lower()

@@ -224,9 +224,10 @@ def _release_stale_claims() -> None:
 def _deliver(messages: list[OutboxMessage], transport) -> SendReport:
     """Send claimed messages, recording each outcome as soon as it is known."""
     report = SendReport()
-    blocked = suppressions.suppressed_among(m.to_address for m in messages)
+    suppressed = suppressions.reasons_among(m.to_address for m in messages)
     for message in messages:
-        if message.to_address in blocked:
+        reason = suppressed.get(message.to_address)
+        if reason is not None and suppressions.blocks(reason, message.kind):
             message.status = OutboxStatus.SUPPRESSED
             message.last_error = "not sent: the address is on the suppression list"
             report.suppressed += 1

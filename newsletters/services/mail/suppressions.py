@@ -1,4 +1,4 @@
-"""The suppression list: the one rule that nothing is ever sent to a suppressed address."""
+"""The suppression list: nothing is sent to a suppressed address (one rule, ``blocks``)."""
 
 import hashlib
 from collections.abc import Iterable
@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.extensions import db
-from newsletters.models import Suppression, SuppressionReason
+from newsletters.models import OutboxKind, Suppression, SuppressionReason
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.sql import insert
 from newsletters.services.core.transactions import atomic
@@ -28,6 +28,30 @@ def suppressed_among(addresses: Iterable[str]) -> set[str]:
         select(Suppression.email_hash).where(Suppression.email_hash.in_(by_hash))
     )
     return {by_hash[h] for h in found}
+
+
+def reasons_among(addresses: Iterable[str]) -> dict[str, SuppressionReason]:
+    """Why each of these addresses (as given) is suppressed, for those that are; one query."""
+    by_hash = {address_hash(a): a for a in addresses}
+    if not by_hash:
+        return {}
+    found = db.session.execute(
+        select(Suppression.email_hash, Suppression.reason).where(
+            Suppression.email_hash.in_(by_hash)
+        )
+    )
+    return {by_hash[key]: reason for key, reason in found}
+
+
+def blocks(reason: SuppressionReason, kind: OutboxKind) -> bool:
+    """The rule, in one place: does a suppression for ``reason`` stop an email of ``kind``?
+
+    Every suppression stops everything, but for one exception: an erased reader
+    may ask to come back, so the confirmation email of their own signup still
+    goes to them. Nothing else does (no newsletter, no import, no other email)
+    until they click its link, which lifts the erasure (``lift_erasure``).
+    """
+    return not (reason == SuppressionReason.ERASED and kind == OutboxKind.CONFIRMATION)
 
 
 def is_suppressed(address: str) -> bool:
@@ -73,7 +97,11 @@ def suppress_many(addresses: Iterable[str], reason: SuppressionReason, detail: s
 
 
 def lift_erasure(address: str) -> None:
-    """Forget an erasure's suppression of this address (the reader is back of their own accord)."""
+    """Forget an erasure's suppression of this address: the reader is back of their own accord.
+
+    Only the reader's click on a confirmation link may call this; signups by
+    anyone, imports, admins and the API leave the erasure in place.
+    """
     db.session.execute(
         delete(Suppression).where(
             Suppression.email_hash == address_hash(address),
@@ -121,11 +149,19 @@ def add_manual(email: str, note: str) -> Suppression:
     return suppression
 
 
+ERASURE_STAYS = (
+    "An erased reader's address stays suppressed until they sign up again and confirm "
+    "by email themselves."
+)
+
+
 @atomic
 def remove(suppression_id: int) -> Suppression:
-    """Allow mail to an address again."""
+    """Allow mail to an address again; only the reader's own confirmation lifts an erasure."""
     suppression = db.session.get(Suppression, suppression_id)
     if suppression is None:
         raise NotFound("That suppression no longer exists.")
+    if suppression.reason == SuppressionReason.ERASED:
+        raise InvalidInput(ERASURE_STAYS)
     db.session.delete(suppression)
     return suppression

@@ -16,6 +16,7 @@ from newsletters.models import (
     Delivery,
     Event,
     Newsletter,
+    OutboxKind,
     OutboxMessage,
     Subscriber,
     Subscription,
@@ -27,7 +28,7 @@ from newsletters.services.core import sql
 from newsletters.services.core.transactions import atomic
 from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices, preferences
-from newsletters.services.readers.confirm import awaiting_confirmation, claim_confirmation_mail
+from newsletters.services.readers.confirm import awaiting_confirmation, claim_reader_mail
 from newsletters.services.readers.history import Origin
 
 PAGE_SIZE = 50
@@ -173,7 +174,7 @@ def resend_confirmation(public_id: str) -> bool:
     awaiting = awaiting_confirmation(subscriber)
     if not awaiting:
         raise InvalidInput("Nothing is waiting for this reader's confirmation.")
-    if not claim_confirmation_mail(subscriber, utcnow()):
+    if not claim_reader_mail(subscriber, OutboxKind.CONFIRMATION, utcnow()):
         raise InvalidInput(
             "A confirmation went to this reader in the last few minutes, or several today."
         )

@@ -1,8 +1,9 @@
 """Confirming by email: who is waiting, when they may be mailed again, and the click.
 
 A confirmation link activates every newsletter the reader asked for within
-``CONFIRM_TOKEN_MAX_AGE``; mail about it is rationed so that nobody can use the
-signup form to bomb an address.
+``CONFIRM_TOKEN_MAX_AGE``, and is the one thing that ends an erasure. Every email
+that typing an address into a form can cause is rationed here, so that nobody can
+use the forms to bomb an address.
 """
 
 import logging
@@ -24,6 +25,7 @@ from newsletters.models import (
 )
 from newsletters.services.core.tokens import Purpose
 from newsletters.services.core.transactions import atomic
+from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices
 from newsletters.services.readers.history import Origin, record_event
 from newsletters.services.readers.standing import (
@@ -56,30 +58,38 @@ def _confirmable(subscriber: Subscriber, now: datetime) -> list[Subscription]:
     )
 
 
-CONFIRMATION_KINDS = (OutboxKind.CONFIRMATION, OutboxKind.ALREADY_SUBSCRIBED)
+# The mail anyone can make us send to an address by typing it into a form: rationed
+# together, so no mix of signups and lost-link requests can bomb an address.
+READER_MAIL_SLOTS = {
+    OutboxKind.CONFIRMATION: Subscriber.confirmation_sent_at,
+    OutboxKind.ALREADY_SUBSCRIBED: Subscriber.confirmation_sent_at,
+    OutboxKind.PREFERENCES_LINK: Subscriber.link_sent_at,
+}
 
 
-def claim_confirmation_mail(subscriber: Subscriber, now: datetime) -> bool:
-    """The rule against mail bombing: may this reader get a confirmation email now?
+def claim_reader_mail(subscriber: Subscriber, kind: OutboxKind, now: datetime) -> bool:
+    """The rule against mail bombing: may this reader get an email of ``kind`` now?
 
-    At most one per ``CONFIRMATION_EMAIL_INTERVAL`` and ``CONFIRMATIONS_PER_DAY``
-    in any 24 hours, however many signups arrive for the address.
+    Every email a form or an import can trigger goes through here: at most one of
+    each kind per ``CONFIRMATION_EMAIL_INTERVAL``, and ``CONFIRMATIONS_PER_DAY`` of
+    them all together in any 24 hours, however many requests arrive for the address.
+    The welcome is not rationed: only the reader's own click on a confirm link sends it.
     """
     sent_today = db.session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
         .where(
             OutboxMessage.subscriber_id == subscriber.id,
-            OutboxMessage.kind.in_(CONFIRMATION_KINDS),
+            OutboxMessage.kind.in_(READER_MAIL_SLOTS),
             OutboxMessage.created_at > now - timedelta(days=1),
         )
     )
     if sent_today >= current_app.config["CONFIRMATIONS_PER_DAY"]:
         return False
-    return claim_mail_slot(subscriber, Subscriber.confirmation_sent_at, now)
+    return _claim_mail_slot(subscriber, READER_MAIL_SLOTS[kind], now)
 
 
-def claim_mail_slot(subscriber: Subscriber, column, now: datetime) -> bool:
+def _claim_mail_slot(subscriber: Subscriber, column, now: datetime) -> bool:
     """Take the right to mail this reader now, at most once per interval, race-free."""
     cutoff = now - timedelta(seconds=current_app.config["CONFIRMATION_EMAIL_INTERVAL"])
     result = db.session.execute(
@@ -104,6 +114,8 @@ def confirm_subscription(token: str, origin: Origin) -> Outcome:
     for subscription in confirmed:
         activate(subscription, now)
     if confirmed:
+        # Only here, where the reader proves they own the address, does an erasure end.
+        suppressions.lift_erasure(subscriber.email)
         mark_confirmed(subscriber, now)
         activated = [s.newsletter for s in confirmed]
         record_event(

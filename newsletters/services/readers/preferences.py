@@ -4,26 +4,28 @@ A preferences or unsubscribe link proves the reader owns the address, so the
 changes made through one apply at once, with no confirmation email.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
+from flask import after_this_request, current_app, has_request_context
 
 from newsletters.errors import InvalidToken, NotFound, UnknownNewsletter
 from newsletters.models import (
     EventKind,
     Newsletter,
+    OutboxKind,
     Subscriber,
     Subscription,
     SubscriptionStatus,
     utcnow,
 )
 from newsletters.services.catalogue import newsletter_by_uuid, public_newsletters
-from newsletters.services.core.addresses import normalize_email
+from newsletters.services.core.addresses import mask_email, normalize_email
 from newsletters.services.core.tokens import Purpose, read_token
 from newsletters.services.core.transactions import atomic
 from newsletters.services.readers import notices
-from newsletters.services.readers.confirm import claim_mail_slot
+from newsletters.services.readers.confirm import claim_reader_mail
 from newsletters.services.readers.history import Origin, record_event
 from newsletters.services.readers.standing import (
     LIVE,
@@ -36,6 +38,8 @@ from newsletters.services.readers.standing import (
     subscriber_from_payload,
     subscriber_from_token,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -163,13 +167,41 @@ def leave(subscriber: Subscriber, newsletter: Newsletter | None, origin: Origin)
     return outcome
 
 
-@atomic
 def request_preferences_link(email: str, origin: Origin) -> None:
-    """Mail a fresh preferences link to a known address; do nothing, visibly the same, otherwise."""
+    """Check the address now; look it up, and mail a link if it is known, after the answer.
+
+    Whether the address is known changes everything that follows (a lookup that
+    finds a row, a write, an email rendered and queued), so none of it runs while
+    the asker waits: every answer takes the time of the address check alone.
+    Outside a request the link is sent at once.
+    """
     address = normalize_email(email)
+    if not has_request_context():
+        send_preferences_link(address, origin)
+        return
+    app = current_app._get_current_object()
+
+    def send_after_response() -> None:
+        with app.app_context():
+            try:
+                send_preferences_link(address, origin)
+            except Exception:  # the asker was answered already: they can ask again
+                log.exception("could not send a preferences link to %s", mask_email(address))
+
+    @after_this_request
+    def schedule(response):
+        response.call_on_close(send_after_response)
+        return response
+
+
+@atomic
+def send_preferences_link(address: str, origin: Origin) -> bool:
+    """Mail a fresh preferences link to a known (normalised) address, rationed; True if sent."""
     subscriber = subscriber_by_email(address)
     if subscriber is None:
-        return
-    if claim_mail_slot(subscriber, Subscriber.link_sent_at, utcnow()):
-        notices.queue_preferences_link(subscriber)
-        record_event(subscriber, EventKind.LINK_REQUESTED, [], origin)
+        return False
+    if not claim_reader_mail(subscriber, OutboxKind.PREFERENCES_LINK, utcnow()):
+        return False
+    notices.queue_preferences_link(subscriber)
+    record_event(subscriber, EventKind.LINK_REQUESTED, [], origin)
+    return True

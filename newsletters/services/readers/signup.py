@@ -8,13 +8,17 @@ and leaving live in :mod:`newsletters.services.readers.preferences`.
 
 import logging
 from datetime import datetime
+from uuid import uuid4
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from newsletters.extensions import db
 from newsletters.models import (
     EventKind,
     Newsletter,
+    OutboxKind,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -22,17 +26,16 @@ from newsletters.models import (
     utcnow,
 )
 from newsletters.services.catalogue import newsletters_for_signup
+from newsletters.services.core import sql
 from newsletters.services.core.addresses import check_not_disposable, normalize_email
 from newsletters.services.core.transactions import atomic
-from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices
-from newsletters.services.readers.confirm import awaiting_confirmation, claim_confirmation_mail
+from newsletters.services.readers.confirm import awaiting_confirmation, claim_reader_mail
 from newsletters.services.readers.history import Origin, record_event
 from newsletters.services.readers.standing import (
     activate,
     has_left,
     mark_confirmed,
-    subscriber_by_email,
 )
 
 log = logging.getLogger(__name__)
@@ -49,11 +52,13 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     """Record a signup request and mail a confirmation link.
 
     The caller learns nothing about the address: new, pending and subscribed
-    readers all get the same (absent) answer. Newsletters the reader already
-    gets stay as they are; everything else waits for confirmation by email.
-    At most one such email goes to an address per ``CONFIRMATION_EMAIL_INTERVAL``.
+    readers all get the same (absent) answer, after the same statements in the
+    same order, so the time it takes says nothing either. Newsletters the reader
+    already gets stay as they are; everything else waits for confirmation by
+    email. Mail to the address is rationed (``confirm.claim_reader_mail``).
     A request that looks ``automated`` (honeypot, too fast) is checked like any
     other, so a person still sees their typo, but then stores and sends nothing.
+    An erased address stays suppressed until its owner clicks the confirm link.
     """
     address = normalize_email(email)
     check_not_disposable(address)
@@ -61,17 +66,15 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     if automated:
         log.info("ignored an automated-looking signup from %s", origin.ip)
         return
-    # An erased reader who signs up again is asking for mail themselves: the erasure's
-    # suppression only stops the address coming back by import.
-    suppressions.lift_erasure(address)
     now = utcnow()
-    # A new reader's first confirmation is claimed as the row is made: nothing to count.
-    subscriber, new = _subscriber_for(address, confirmation_sent_at=now)
     consent_version = current_app.config["CONSENT_TEXT_VERSION"]
-    _request(subscriber, chosen, origin, now, consent_version)
+    subscriber_id = _subscriber_id(address)
+    _request(subscriber_id, chosen, origin, now, consent_version)
+    subscriber = _with_subscriptions(subscriber_id)
     record_event(subscriber, EventKind.SIGNUP_REQUESTED, chosen, origin, consent_version)
     awaiting = awaiting_confirmation(subscriber, now)
-    if not (new or claim_confirmation_mail(subscriber, now)):
+    kind = OutboxKind.CONFIRMATION if awaiting else OutboxKind.ALREADY_SUBSCRIBED
+    if not claim_reader_mail(subscriber, kind, now):
         return
     if awaiting:
         notices.queue_confirmation(subscriber, awaiting)
@@ -93,7 +96,8 @@ def import_subscription(
     consent elsewhere: the newsletters are active at once and the note is the
     consent record. Newsletters the reader left are never touched by an import.
     """
-    subscriber, _ = _subscriber_for(address)
+    subscriber_id = _subscriber_id(address)
+    subscriber = _with_subscriptions(subscriber_id)
     now = utcnow()
     existing = {s.newsletter_id: s for s in subscriber.subscriptions}
     wanted = [n for n in chosen if not has_left(existing.get(n.id))]
@@ -111,12 +115,13 @@ def import_subscription(
             )
         return bool(added)
     version = current_app.config["CONSENT_TEXT_VERSION"]
-    _request(subscriber, wanted, origin, now, version)
+    _request(subscriber_id, wanted, origin, now, version)
+    subscriber = _with_subscriptions(subscriber_id)
     record_event(
         subscriber, EventKind.IMPORTED, wanted, origin, version, detail={"attested": False}
     )
     awaiting = awaiting_confirmation(subscriber, now)
-    if awaiting and claim_confirmation_mail(subscriber, now):
+    if awaiting and claim_reader_mail(subscriber, OutboxKind.CONFIRMATION, now):
         notices.queue_confirmation(subscriber, awaiting)
     return bool(wanted)
 
@@ -134,45 +139,75 @@ def _activate_attested(subscriber, subscription, newsletter, now) -> bool:
     return True
 
 
-def _subscriber_for(address: str, **new_fields) -> tuple[Subscriber, bool]:
-    """The reader with this address, or a new one with ``new_fields``; and whether it is new."""
-    subscriber = subscriber_by_email(address)
-    if subscriber is not None:
-        return subscriber, False
-    # A concurrent signup for the same address makes this insert fail on the
-    # unique email; the transaction is retried and then finds that row.
-    subscriber = Subscriber(
-        email=address,
-        status=SubscriberStatus.PENDING,
-        subscriptions=[],  # known to be empty: no query to find out
-        **new_fields,
+def _subscriber_id(address: str) -> int:
+    """The id of the reader with this address, made if there is none.
+
+    One insert that does nothing when the address is known, then one select:
+    the same two statements for a new address and a known one. Two first
+    signups for one address at once both end up with the one row.
+    """
+    db.session.execute(
+        sql.insert(Subscriber)
+        .values(uuid=uuid4(), email=address, status=SubscriberStatus.PENDING)
+        .on_conflict_do_nothing(index_elements=["email"])
     )
-    db.session.add(subscriber)
-    db.session.flush()
-    return subscriber, True
+    return db.session.scalar(select(Subscriber.id).where(Subscriber.email == address))
+
+
+def _with_subscriptions(subscriber_id: int) -> Subscriber:
+    """The reader with their subscriptions and newsletters, as the database has them now."""
+    return (
+        db.session.scalars(
+            select(Subscriber)
+            .where(Subscriber.id == subscriber_id)
+            .options(joinedload(Subscriber.subscriptions).joinedload(Subscription.newsletter))
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .one()
+    )
 
 
 def _request(
-    subscriber: Subscriber,
+    subscriber_id: int,
     chosen: list[Newsletter],
     origin: Origin,
     now: datetime,
     consent_version: str,
 ) -> None:
-    """Mark each chosen newsletter as asked for, unless the reader already gets it."""
-    existing = {s.newsletter_id: s for s in subscriber.subscriptions}
-    for newsletter in chosen:
-        subscription = existing.get(newsletter.id)
-        if subscription is None:
-            subscription = Subscription(newsletter=newsletter)
-            subscriber.subscriptions.append(subscription)
-        elif subscription.status == SubscriptionStatus.ACTIVE:
-            continue
-        subscription.status = SubscriptionStatus.PENDING
-        subscription.requested_at = now
-        subscription.source = origin.source
-        subscription.consent_version = consent_version
-    db.session.flush()
+    """Mark each chosen newsletter as asked for, unless the reader already gets it.
+
+    One statement, whatever the reader's standing: a new request is inserted,
+    an earlier one is asked again, and an active one is left as it is.
+    """
+    if not chosen:
+        return
+    statement = sql.insert(Subscription).values(
+        [
+            {
+                "subscriber_id": subscriber_id,
+                "newsletter_id": newsletter.id,
+                "status": SubscriptionStatus.PENDING,
+                "requested_at": now,
+                "source": origin.source,
+                "consent_version": consent_version,
+            }
+            for newsletter in chosen
+        ]
+    )
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["subscriber_id", "newsletter_id"],
+            set_={
+                "status": statement.excluded.status,
+                "requested_at": statement.excluded.requested_at,
+                "source": statement.excluded.source,
+                "consent_version": statement.excluded.consent_version,
+                "updated_at": now,
+            },
+            where=Subscription.status != SubscriptionStatus.ACTIVE,
+        )
+    )
 
 
 # --- confirming -------------------------------------------------------------------
