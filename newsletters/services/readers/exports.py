@@ -2,10 +2,10 @@
 
 The columns are those an import reads (``email,newsletters``, slugs joined by
 ``;``), plus what an audience team wants to see; an export can be imported
-again as it is.
+again as it is. Cells a spreadsheet would run as formulas are written with a
+leading quote, which the import takes off again (``core/csvsafe``).
 """
 
-import csv
 import io
 from collections.abc import Iterator
 
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Subscriber, Subscription, SubscriptionStatus
+from newsletters.services.core import csvsafe
 from newsletters.services.readers.audience import Filters, filtered
 
 BATCH = 1000
@@ -21,7 +22,7 @@ COLUMNS = ["email", "newsletters", "status", "pending", "unsubscribed", "created
 
 def _line(values: list) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    csvsafe.writer(buffer).writerow(values)
     return buffer.getvalue()
 
 

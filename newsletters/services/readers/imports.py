@@ -27,7 +27,7 @@ from newsletters.models import (
     Subscription,
     utcnow,
 )
-from newsletters.services.core import sql
+from newsletters.services.core import csvsafe, sql
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.transactions import atomic
 from newsletters.services.mail import suppressions
@@ -114,8 +114,10 @@ def _rows(job: ImportJob) -> Iterator[list[Row]]:
     for line, fields in enumerate(reader, start=2):
         if not any(f.strip() for f in fields):
             continue
-        email = fields[0].strip() if fields else ""
-        slugs = [s.strip() for s in (fields[1] if len(fields) > 1 else "").split(";") if s.strip()]
+        # An export quotes the cells a spreadsheet would run as formulas: unquote them.
+        email = csvsafe.restore_cell(fields[0].strip()) if fields else ""
+        listed = csvsafe.restore_cell(fields[1] if len(fields) > 1 else "")
+        slugs = [s.strip() for s in listed.split(";") if s.strip()]
         batch.append(Row(line, email, slugs))
         if len(batch) == BATCH:
             yield batch
@@ -177,6 +179,7 @@ def _flag_departures(rows: list[Row]) -> None:
 
 def _error_lines(rows: list[Row]) -> str:
     buffer = io.StringIO()
+    # Kept as the file held it; the download neutralises it (``csvsafe.neutralised``).
     writer = csv.writer(buffer, lineterminator="\r\n")
     for row in rows:
         if row.error:

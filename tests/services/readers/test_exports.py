@@ -3,15 +3,16 @@
 import csv
 import io
 import tracemalloc
+from uuid import uuid4
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from newsletters.extensions import db
-from newsletters.models import Newsletter
+from newsletters.models import Newsletter, Subscriber, SubscriberStatus, Subscription, utcnow
 from newsletters.services.readers import exports
 from tests.support.admin import action_token
 from tests.support.reader import add_demo_newsletters
-from tests.support.readers import add_readers
+from tests.support.readers import active_subscription, add_readers
 
 
 def _peak_while_streaming(app, filters=None) -> tuple[int, int]:
@@ -69,3 +70,76 @@ def test_the_cli_exports_one_newsletter_to_a_file(app, runner, tmp_path):
     assert result.exit_code == 0, result.output
     emails = [row["email"] for row in csv.DictReader(io.StringIO(out.read_text()))]
     assert emails == ["ai0@example.com", "ai1@example.com", "ai2@example.com"]
+
+
+# Valid addresses a spreadsheet would run as formulas, and some already quoted (none can
+# start with @: something must come before the @-sign).
+FORMULA_LIKE = {
+    "=1+1@example.com": ["the-weekly"],
+    "-reader@example.com": ["ai-digest", "the-weekly"],
+    "+reader@example.com": ["climate-report"],
+    "=cmd|calc@example.com": ["ai-digest"],
+    "'=quoted@example.com": ["the-weekly"],
+    "''-twice@example.com": ["ai-digest"],
+    "'plain@example.com": ["morning-briefing", "the-weekly"],
+    "plain@example.com": ["the-weekly"],
+}
+
+
+def _add_active_readers(app, plan: dict[str, list[str]]) -> None:
+    now = utcnow()
+    with app.app_context():
+        ids = dict(db.session.execute(select(Newsletter.slug, Newsletter.id)).all())
+        for address, slugs in plan.items():
+            subscriber = Subscriber(
+                uuid=uuid4(),
+                email=address,
+                status=SubscriberStatus.CONFIRMED,
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now,
+            )
+            db.session.add(subscriber)
+            db.session.flush()
+            rows = [active_subscription(subscriber.id, ids[slug], now) for slug in slugs]
+            db.session.execute(insert(Subscription), rows)
+        db.session.commit()
+
+
+def _active(app) -> dict[str, list[str]]:
+    with app.app_context():
+        found: dict[str, list[str]] = {}
+        for reader in db.session.scalars(select(Subscriber)):
+            found[reader.email] = sorted(s.newsletter.slug for s in reader.subscriptions)
+        return found
+
+
+def _export(runner, path) -> list[tuple[str, str]]:
+    result = runner.invoke(args=["subscribers", "export", "--out", str(path)])
+    assert result.exit_code == 0, result.output
+    return [(r["email"], r["newsletters"]) for r in csv.DictReader(io.StringIO(path.read_text()))]
+
+
+def test_an_export_of_formula_like_addresses_imports_back_exactly(app, runner, tmp_path):
+    add_demo_newsletters(app)
+    _add_active_readers(app, FORMULA_LIKE)
+    exported = _export(runner, tmp_path / "first.csv")
+    assert not [email for email, _ in exported if email[0] in "=+-@|%＝＋－＠"]
+    with app.app_context():  # a new installation: the same newsletters, no readers
+        db.session.execute(delete(Subscription))
+        db.session.execute(delete(Subscriber))
+        db.session.commit()
+    result = runner.invoke(
+        args=[
+            "subscribers",
+            "import",
+            str(tmp_path / "first.csv"),
+            "--confirmed",
+            "--consent-note",
+            "moved from the old installation",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 refused" in result.output
+    assert _active(app) == {address: sorted(slugs) for address, slugs in FORMULA_LIKE.items()}
+    assert _export(runner, tmp_path / "second.csv") == exported
