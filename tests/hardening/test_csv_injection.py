@@ -4,20 +4,16 @@ import csv
 import io
 import re
 import time
-from uuid import uuid4
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
 
-from newsletters.extensions import db
-from newsletters.models import Newsletter, Subscriber, SubscriberStatus, Subscription, utcnow
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.csvsafe import restore_cell, safe_cell
 from newsletters.services.readers import imports
 from tests.support.admin import action_token
 from tests.support.reader import add_demo_newsletters, sign_up
-from tests.support.readers import active_subscription
+from tests.support.readers import add_active_readers
 
 # Valid addresses, exactly as normalize_email keeps them, that a spreadsheet would run.
 ADDRESSES = [
@@ -46,29 +42,6 @@ def formula_cells(text: str) -> list[str]:
         for cell in row
         if any(STARTS_A_FORMULA.match(piece) for piece in SPLITS_A_CELL.split(cell))
     ]
-
-
-def add_active_readers(app, plan: dict[str, list[str]]) -> None:
-    """Readers with these exact addresses, active on these newsletters."""
-    now = utcnow()
-    with app.app_context():
-        ids = dict(db.session.execute(select(Newsletter.slug, Newsletter.id)).all())
-        for address, slugs in plan.items():
-            subscriber = Subscriber(
-                uuid=uuid4(),
-                email=address,
-                status=SubscriberStatus.CONFIRMED,
-                created_at=now,
-                updated_at=now,
-                confirmed_at=now,
-            )
-            db.session.add(subscriber)
-            db.session.flush()
-            db.session.execute(
-                insert(Subscription),
-                [active_subscription(subscriber.id, ids[slug], now) for slug in slugs],
-            )
-        db.session.commit()
 
 
 @given(st.text(max_size=40) | st.text(alphabet="=+-@\t\r\0|%＝＋－＠;,\n' ab", max_size=12))

@@ -105,3 +105,26 @@ def active_subscription(subscriber_id: int, newsletter_id: int, now) -> dict:
         "requested_at": now,
         "confirmed_at": now,
     }
+
+
+def add_active_readers(app, plan: dict[str, list[str]]) -> None:
+    """Readers with these exact addresses, active on these newsletters."""
+    now = utcnow()
+    with app.app_context():
+        ids = dict(db.session.execute(select(Newsletter.slug, Newsletter.id)).all())
+        for address, slugs in plan.items():
+            subscriber = Subscriber(
+                uuid=uuid4(),
+                email=address,
+                status=SubscriberStatus.CONFIRMED,
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now,
+            )
+            db.session.add(subscriber)
+            db.session.flush()
+            db.session.execute(
+                insert(Subscription),
+                [active_subscription(subscriber.id, ids[slug], now) for slug in slugs],
+            )
+        db.session.commit()

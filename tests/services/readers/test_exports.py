@@ -3,16 +3,15 @@
 import csv
 import io
 import tracemalloc
-from uuid import uuid4
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
 from newsletters.extensions import db
-from newsletters.models import Newsletter, Subscriber, SubscriberStatus, Subscription, utcnow
+from newsletters.models import Newsletter, Subscriber, Subscription
 from newsletters.services.readers import exports
 from tests.support.admin import action_token
 from tests.support.reader import add_demo_newsletters
-from tests.support.readers import active_subscription, add_readers
+from tests.support.readers import add_active_readers, add_readers
 
 
 def _peak_while_streaming(app, filters=None) -> tuple[int, int]:
@@ -86,26 +85,6 @@ FORMULA_LIKE = {
 }
 
 
-def _add_active_readers(app, plan: dict[str, list[str]]) -> None:
-    now = utcnow()
-    with app.app_context():
-        ids = dict(db.session.execute(select(Newsletter.slug, Newsletter.id)).all())
-        for address, slugs in plan.items():
-            subscriber = Subscriber(
-                uuid=uuid4(),
-                email=address,
-                status=SubscriberStatus.CONFIRMED,
-                created_at=now,
-                updated_at=now,
-                confirmed_at=now,
-            )
-            db.session.add(subscriber)
-            db.session.flush()
-            rows = [active_subscription(subscriber.id, ids[slug], now) for slug in slugs]
-            db.session.execute(insert(Subscription), rows)
-        db.session.commit()
-
-
 def _active(app) -> dict[str, list[str]]:
     with app.app_context():
         found: dict[str, list[str]] = {}
@@ -122,7 +101,7 @@ def _export(runner, path) -> list[tuple[str, str]]:
 
 def test_an_export_of_formula_like_addresses_imports_back_exactly(app, runner, tmp_path):
     add_demo_newsletters(app)
-    _add_active_readers(app, FORMULA_LIKE)
+    add_active_readers(app, FORMULA_LIKE)
     exported = _export(runner, tmp_path / "first.csv")
     assert not [email for email, _ in exported if email[0] in "=+-@|%＝＋－＠"]
     with app.app_context():  # a new installation: the same newsletters, no readers
