@@ -1,14 +1,15 @@
-"""Drawing the reader's signup forms: fresh, after a mistake, or after a failure."""
+"""Drawing the reader's signup forms: fresh, after a mistake, after a failure, or expired."""
 
 import uuid
 
 from flask import render_template
 
-from newsletters.errors import InvalidInput
+from newsletters.errors import FormExpired, InvalidInput
+from newsletters.http import json_error, wants_json
 from newsletters.public import forms
 from newsletters.public.support import support_mailto
 from newsletters.security import allow_framing
-from newsletters.services.catalogue import Card
+from newsletters.services.catalogue import Card, signup_cards
 
 
 def new_key() -> str:
@@ -56,3 +57,33 @@ def cards_for(submission: forms.SignupSubmission, cards: list[Card]) -> list[Car
     if submission.source == "embed":
         return forms.cards_for_embed(cards, submission.shown)
     return cards
+
+
+def form_expired_page(error: FormExpired, form):
+    """An expired or used-up form: inside the box, a fresh box; elsewhere the error page."""
+    if form.get("source") != "embed" or wants_json():
+        raise error
+    submission = forms.read_signup(form, check_token=False)
+    return signup_page(
+        cards_for(submission, signup_cards()),
+        source="embed",
+        status=error.status,
+        error=FormExpired("This form had expired, so here is a fresh one. Please sign up again."),
+        email=submission.email,
+        selected=set(submission.newsletters),
+    )
+
+
+def signup_error_page(error: InvalidInput, submission: forms.SignupSubmission, form):
+    """The reader's mistake, in JSON for a script or on the form they filled in."""
+    if wants_json():
+        return json_error(error.code, error.message, error.status, field=error.field)
+    return signup_page(
+        cards_for(submission, signup_cards()),
+        source=submission.source,
+        status=error.status,
+        error=error,
+        email=submission.email,
+        selected=set(submission.newsletters),
+        form_token=form.get("csrf_token"),
+    )

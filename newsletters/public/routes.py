@@ -26,7 +26,7 @@ from wtforms import ValidationError
 from newsletters import error_pages
 from newsletters.errors import FormExpired, InvalidInput
 from newsletters.extensions import csrf
-from newsletters.http import json_error, private_page, request_origin, wants_json
+from newsletters.http import private_page, request_origin, wants_json
 from newsletters.limits import limit_per_address, limit_per_ip
 from newsletters.public import failures, forms, pages, support
 from newsletters.security import allow_framing
@@ -93,7 +93,7 @@ def subscribe():
     try:
         submission = forms.read_signup(request.form)
     except FormExpired as error:
-        return _form_expired(error)
+        return pages.form_expired_page(error, request.form)
     if submission.source == "embed":
         allow_framing()
     try:
@@ -113,40 +113,11 @@ def subscribe():
             lambda _: (200, {"status": "ok", "message": THANKS}),
         )
     except InvalidInput as error:
-        return _signup_error(error, submission)
+        return pages.signup_error_page(error, submission, request.form)
     if wants_json():
         return jsonify(body), status
     template = "public/embed_thanks.html" if submission.source == "embed" else "public/thanks.html"
     return render_template(template, message=THANKS)
-
-
-def _form_expired(error: FormExpired):
-    """An expired or used-up form: inside the box, a fresh box; elsewhere the error page."""
-    if request.form.get("source") != "embed" or wants_json():
-        raise error
-    submission = forms.read_signup(request.form, check_token=False)
-    return pages.signup_page(
-        pages.cards_for(submission, signup_cards()),
-        source="embed",
-        status=error.status,
-        error=FormExpired("This form had expired, so here is a fresh one. Please sign up again."),
-        email=submission.email,
-        selected=set(submission.newsletters),
-    )
-
-
-def _signup_error(error: InvalidInput, submission: forms.SignupSubmission):
-    if wants_json():
-        return json_error(error.code, error.message, error.status, field=error.field)
-    return pages.signup_page(
-        pages.cards_for(submission, signup_cards()),
-        source=submission.source,
-        status=error.status,
-        error=error,
-        email=submission.email,
-        selected=set(submission.newsletters),
-        form_token=request.form.get("csrf_token"),
-    )
 
 
 # --- confirming ---------------------------------------------------------------------------

@@ -37,6 +37,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from flask import current_app
 
+from newsletters.services.core.public_addresses import is_public_address
+
 log = logging.getLogger(__name__)
 
 SCHEMES = {"http": 80, "https": 443}
@@ -44,7 +46,6 @@ REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK_BYTES = 64 * 1024
 # A redirect to another host must not carry these along.
 CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Printable ASCII stays as typed; anything else in a path is percent-encoded.
 SAFE_IN_PATH = "".join(chr(c) for c in range(33, 127))
 
@@ -124,31 +125,6 @@ def check_url(url: str) -> Target:
     path = quote(parts.path or "/", safe=SAFE_IN_PATH)
     query = quote(parts.query, safe=SAFE_IN_PATH)
     return Target(url, scheme, host, port or SCHEMES[scheme], path + (f"?{query}" if query else ""))
-
-
-def is_public_address(address: str) -> bool:
-    """Whether an IP address is on the public internet: the address rule."""
-    ip = ipaddress.ip_address(address)
-    if ip.version == 6:
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            return is_public_address(str(embedded))
-        if ip.sixtofour is not None and not is_public_address(str(ip.sixtofour)):
-            return False
-        if ip.is_site_local:
-            return False
-    return ip.is_global and not (
-        ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback or ip.is_link_local
-    )
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for (mapped, compatible, NAT64), if any."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in NAT64 or int(ip) >> 32 == 0:  # 64:ff9b::a.b.c.d, ::a.b.c.d (also :: and ::1)
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
 
 
 def is_allowed_address(address: str) -> bool:
