@@ -4,11 +4,17 @@ nginx in front, two gunicorn workers, PostgreSQL and Redis, in production mode:
 what the test client proves against one process must also hold there.
 """
 
+import re
+
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from newsletters.models import OutboxMessage, Subscription
-from tests.support.stack import Browser
+from tests.deploy.conftest import OTHER_IP, READER_IP
+from tests.support.stack import Browser, flask
+
+CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+OWNER_PASSWORD = "correct horse battery staple 1926"
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -78,3 +84,29 @@ def test_the_hardening_holds_behind_nginx_with_two_workers(stack, database_url):
     )  # fmt: skip
     assert status == 401, (status, body[:200])
     assert _counts(database_url) == before
+
+
+def _sign_in_answer(browser: Browser, email: str) -> tuple[int, str, str]:
+    """(status, Retry-After, page without its form token) of one wrong sign-in."""
+    _, _, page = browser.request("GET", "/admin/login")
+    status, headers, body = browser.request("POST", "/admin/login", form={
+        "csrf_token": CSRF_VALUE.search(page)[1], "email": email, "password": "wrong-" * 4,
+    })  # fmt: skip
+    return status, headers.get("Retry-After", ""), CSRF_VALUE.sub("", body).replace(email, "")
+
+
+def test_admin_sign_in_tells_nobody_who_is_an_admin_across_workers(stack):
+    """Throttled through Redis by both workers alike, a real and an unknown address answer
+    the same, and nobody waits longer than the documented 15 minutes."""
+    settings, https_port, _, cafile = stack
+    made = flask(settings, "admin", "create", "owner@example.com", "--password", OWNER_PASSWORD)
+    assert made.returncode == 0, made.stderr
+    answers = {}
+    for email in ("owner@example.com", "nobody@example.com"):
+        browser = Browser(https_port, cafile, source_ip=OTHER_IP if "owner" in email else READER_IP)
+        answers[email] = [_sign_in_answer(browser, email) for _ in range(7)]
+    assert answers["owner@example.com"] == answers["nobody@example.com"]
+    statuses = [status for status, _, _ in answers["owner@example.com"]]
+    assert 429 in statuses, statuses
+    waits = [int(wait) for _, wait, _ in answers["owner@example.com"] if wait]
+    assert waits and max(waits) <= 900, waits
