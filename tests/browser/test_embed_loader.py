@@ -7,16 +7,14 @@ The loader must keep its iframe exactly as tall as the box at any width, after a
 and after a failure, and take a height only from its own iframe on the app's own site.
 """
 
-import threading
 import time
-from functools import partial
-from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.browser.test_reader_pages import QuietHandler, _serious_violations
+from tests.browser.test_reader_pages import _serious_violations
 from tests.support.mail import free_port
 from tests.support.reader import add_demo_newsletters, statuses
+from tests.support.web import serving_folder
 
 READER = "reader@example.com"
 DESKTOP = {"width": 1280, "height": 900}
@@ -97,13 +95,8 @@ def publisher(site, article_port, tmp_path):
         '<!doctype html><html lang="en"><title>Advertisement</title><p>Buy boots.</p></html>',
         encoding="utf-8",
     )
-    server = ThreadingHTTPServer(("127.0.0.1", article_port), partial(QuietHandler, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield lambda name, host="localhost": f"http://{host}:{article_port}/{name}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_folder(root, port=article_port):
+        yield lambda name, host="localhost": f"http://{host}:{article_port}/{name}"
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ cross-site iframe where the app's cookies are not sent. Faults are real: the
 network request is dropped by the browser, or the database refuses the write.
 """
 
-import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +19,7 @@ from newsletters.models import Event, EventKind, IdempotencyRecord
 from tests.support.faults import WriteFault, is_sqlite
 from tests.support.mail import DevMailbox, free_port, link_in
 from tests.support.reader import add_demo_newsletters, statuses
+from tests.support.web import serving_folder
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +33,6 @@ MESSAGE = (
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -80,13 +73,8 @@ def host_page(site, host_port, live_port, tmp_path):
 </body></html>""",
         encoding="utf-8",
     )
-    server = ThreadingHTTPServer(("127.0.0.1", host_port), partial(QuietHandler, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{host_port}/article.html"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_folder(root, port=host_port):
+        yield f"http://localhost:{host_port}/article.html"
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Small real HTTP servers for the outbound-request tests: each route is a function.
+"""Small real HTTP servers for tests: routes that are functions, or a folder of files.
 
 A server listens on a loopback address of the test's choosing (all of 127.0.0.0/8
 is this machine), records who asked for what, and stops its slow routes when the
@@ -11,7 +11,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -211,3 +212,24 @@ def https_serving(directory: Path, host: str, routes: dict[str, Callable]) -> It
     context.sni_callback = lambda sock, name, ctx: asked.append(name)
     with serving(routes, tls=context) as server:
         yield server, cert, asked
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    """Serves a folder's files and keeps the test output clean."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def serving_folder(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """Serve the files under ``root`` on ``host`` until the block ends; yields the port."""
+    server = ThreadingHTTPServer((host, port), partial(_QuietFiles, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

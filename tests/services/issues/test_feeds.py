@@ -1,8 +1,5 @@
 """flask feeds pull: RSS and Atom over real HTTP, one story per guid, broken feeds reported."""
 
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,14 +11,9 @@ from newsletters.models import Newsletter, Story
 from newsletters.services.core import outbound
 from tests.support.admin import action_token
 from tests.support.readers import add_newsletter
-from tests.support.web import PUBLIC_IN_TESTS, answer, redirect, rss, serving
+from tests.support.web import PUBLIC_IN_TESTS, answer, redirect, rss, serving, serving_folder
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -34,13 +26,8 @@ def settings(settings):
 
 @pytest.fixture
 def feed_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=FIXTURES))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_folder(FIXTURES) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
