@@ -2,7 +2,10 @@
 that blames the database, and changes nothing. On SQLite and on PostgreSQL alike."""
 
 import pytest
+from flask_wtf import FlaskForm
 
+import newsletters.admin.views  # noqa: F401 - every view module, with its forms
+from newsletters.admin.forms import ConsoleForm
 from newsletters.extensions import db
 from newsletters.http import MAX_ROW_ID, refuse_control_characters
 from newsletters.services.console import api_tokens
@@ -76,15 +79,32 @@ def test_the_sign_in_form_reads_no_json_at_all(app, client, body):
     assert client.get("/admin/").status_code == 302  # still signed out
 
 
-def test_a_console_form_sent_as_json_saves_nothing(app, owner):
+@pytest.mark.parametrize("path", ["/admin/suppressions", "/admin/tokens"])
+def test_a_console_form_sent_as_json_saves_nothing(app, owner, path):
     before = row_counts(app)
     response = owner.post(
-        "/admin/suppressions",
-        json={"email": {"x": 1}, "note": ["a", "b"]},
+        path,
+        json={"email": {"x": 1}, "note": ["a", "b"], "name": 5, "origins": 5, "scopes": 5},
         headers={"X-CSRFToken": action_token(owner)},
     )
     assert response.status_code < 500
     assert row_counts(app) == before
+
+
+def test_every_console_form_takes_form_fields_only():
+    """Each console form is a ConsoleForm: submitted by POST, never read from JSON."""
+
+    def every_subclass(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from every_subclass(sub)
+
+    stray = [
+        f"{form.__module__}.{form.__name__}"
+        for form in every_subclass(FlaskForm)
+        if form.__module__.startswith("newsletters.admin") and not issubclass(form, ConsoleForm)
+    ]
+    assert not stray, stray
 
 
 # --- numbers a database cannot hold ----------------------------------------------------------
@@ -127,6 +147,26 @@ def test_removing_a_suppression_by_an_impossible_id_is_a_404(app, owner):
         )
         _refused(response, 404)
     assert row_counts(app) == before
+
+
+def test_revoking_a_token_by_an_impossible_id_is_a_404(app, owner):
+    before = row_counts(app)
+    token = action_token(owner)
+    for token_id in [TOO_BIG, 2**63, MAX_ROW_ID + 1]:
+        _refused(owner.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": token}), 404)
+    assert row_counts(app) == before
+
+
+def test_every_number_in_a_route_is_bounded_by_what_the_database_holds(app):
+    """A route that takes a row id refuses, as a 404, one no database column can hold."""
+    unbounded = [
+        f"{rule.rule} ({name})"
+        for rule in app.url_map.iter_rules()
+        for name, converter in rule._converters.items()
+        if converter.__class__.__name__ == "IntegerConverter"
+        and (converter.max is None or converter.max > MAX_ROW_ID)
+    ]
+    assert not unbounded, unbounded
 
 
 # --- NUL and other control characters --------------------------------------------------------

@@ -1,20 +1,20 @@
 """API tokens and publishable keys (owners): list, create (the secret shown once), revoke."""
 
 from flask import flash, make_response, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from newsletters.admin.blueprint import audited, bp, owner_only
-from newsletters.admin.forms import ActionForm
+from newsletters.admin.forms import ActionForm, ConsoleForm
 from newsletters.errors import InvalidInput
+from newsletters.http import MAX_ROW_ID
 from newsletters.services.console import api_tokens
 
 SECRET, PUBLISHABLE = "secret", "publishable"
 
 
-class TokenForm(FlaskForm):
+class TokenForm(ConsoleForm):
     """A new secret token with its scopes, or a publishable key with its origins."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=120)])
@@ -81,7 +81,7 @@ def api_tokens_page():
     return response
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post(f"/tokens/<int(max={MAX_ROW_ID}):token_id>/revoke")
 @owner_only
 def revoke_api_token(token_id: int):
     """Revoke a token or key: every request with it is refused from now on."""
