@@ -38,6 +38,24 @@ def _refused(form, error: InvalidInput, default_field: str):
         sign_in_limits.note_failure()
 
 
+def _change_own_account(form, slot: str, action: str, change, field: str):
+    """Check ``form``, make the audited ``change`` to this admin, and keep this browser in.
+
+    Returns ``(result, None)`` once the change is made, or ``(None, page)`` with the
+    account page showing the form's errors (400) when it is not.
+    """
+    if not form.validate_on_submit():
+        return None, _page(400, **{slot: form})
+    admin = _me()
+    try:
+        result = audited(action, "admin", admin.email, lambda: change(admin))
+    except InvalidInput as error:
+        _refused(form, error, field)
+        return None, _page(400, **{slot: form})
+    sessions.begin(admin)  # the change ended every session: this one goes on
+    return result, None
+
+
 @bp.get("/account")
 def account():
     """Change your password, end your other sessions, set up two-factor sign-in."""
@@ -50,23 +68,18 @@ def account():
 def change_password():
     """A new password; every other session of this admin ends, this one goes on."""
     form = ChangePasswordForm()
-    if not form.validate_on_submit():
-        return _page(400, password_form=form)
-    admin = _me()
     data = form.data
-    try:
-        audited(
-            "admin.password_change",
-            "admin",
-            admin.email,
-            lambda: admins.change_password(
-                admin, data["current_password"], data["new_password"], data["repeat_password"]
-            ),
-        )
-    except InvalidInput as error:
-        _refused(form, error, "new_password")
-        return _page(400, password_form=form)
-    sessions.begin(admin)
+    _, refusal = _change_own_account(
+        form,
+        "password_form",
+        "admin.password_change",
+        lambda admin: admins.change_password(
+            admin, data["current_password"], data["new_password"], data["repeat_password"]
+        ),
+        "new_password",
+    )
+    if refusal:
+        return refusal
     flash("Your password is changed, and every other session of yours has ended.")
     return redirect(url_for("admin.account"))
 
@@ -95,20 +108,15 @@ def start_two_factor():
 def confirm_two_factor():
     """The first code from the app turns two-factor sign-in on; the recovery codes, once."""
     form = CodeForm()
-    if not form.validate_on_submit():
-        return _page(400, code_form=form)
-    admin = _me()
-    try:
-        codes = audited(
-            "admin.two_factor_enable",
-            "admin",
-            admin.email,
-            lambda: two_factor.confirm_enrolment(admin, form.code.data),
-        )
-    except InvalidInput as error:
-        _refused(form, error, "code")
-        return _page(400, code_form=form)
-    sessions.begin(admin)
+    codes, refusal = _change_own_account(
+        form,
+        "code_form",
+        "admin.two_factor_enable",
+        lambda admin: two_factor.confirm_enrolment(admin, form.code.data),
+        "code",
+    )
+    if refusal:
+        return refusal
     response = make_response(render_template("admin/recovery_codes.html", codes=codes))
     response.headers["Cache-Control"] = "no-store"  # shown once: never from a cache
     return response
@@ -120,19 +128,14 @@ def confirm_two_factor():
 def disable_two_factor():
     """Turn two-factor sign-in off, with the current password."""
     form = PasswordCheckForm()
-    if not form.validate_on_submit():
-        return _page(400, disable_form=form)
-    admin = _me()
-    try:
-        audited(
-            "admin.two_factor_disable",
-            "admin",
-            admin.email,
-            lambda: two_factor.disable(admin, form.password.data),
-        )
-    except InvalidInput as error:
-        _refused(form, error, "password")
-        return _page(400, disable_form=form)
-    sessions.begin(admin)
+    _, refusal = _change_own_account(
+        form,
+        "disable_form",
+        "admin.two_factor_disable",
+        lambda admin: two_factor.disable(admin, form.password.data),
+        "password",
+    )
+    if refusal:
+        return refusal
     flash("Two-factor sign-in is off, and every other session of yours has ended.")
     return redirect(url_for("admin.account"))
