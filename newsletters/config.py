@@ -93,6 +93,23 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_TIMEOUT_SECONDS": 20.0,
     "OUTBOUND_MAX_BYTES": 5 * 1024 * 1024,
     "OUTBOUND_ALLOW_PRIVATE_NETWORKS": False,
+    # Deliverability. With BOUNCE_DOMAIN set, each email's envelope sender is
+    # bounces+<signed token>@BOUNCE_DOMAIN, so a bounce names its message.
+    "BOUNCE_DOMAIN": "",
+    # imap://, imaps://, pop3:// or pop3s://user:password@host:port/FOLDER; empty: no polling.
+    "BOUNCE_MAILBOX_URL": "",
+    "BOUNCE_SOFT_LIMIT": 3,
+    "BOUNCE_SOFT_WINDOW_DAYS": 14,
+    "BOUNCE_REPORT_RETENTION_DAYS": 30,
+    # Per-domain pace, messages/second: "gmail.com=50,yahoo.com=20".
+    "MAIL_DOMAIN_RATE_LIMITS": "",
+    # Provider webhooks at /webhooks/bounces/<provider>; a provider without its secret is off.
+    "SES_CERT_URL_PREFIXES": [],
+    "POSTMARK_WEBHOOK_USER": "",
+    "POSTMARK_WEBHOOK_PASSWORD": "",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": "",
+    "BOUNCE_WEBHOOK_SECRET": "",
     "CONSENT_TEXT_VERSION": "2026-11-01",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Host names this site answers to; production defaults to SITE_URL's.

@@ -16,6 +16,7 @@ ALLOWED = {
     "readers": {"mail", "catalogue", "core"},
     "issues": {"mail", "catalogue", "core"},
     "console": {"mail", "catalogue", "core"},
+    "deliverability": {"readers", "issues", "console", "mail", "catalogue", "core"},
     "demo": {"readers", "issues", "mail", "catalogue", "core"},
 }
 ABOVE_SERVICES = ("newsletters.public", "newsletters.admin", "newsletters.api", "newsletters.cli",

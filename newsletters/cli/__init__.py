@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from newsletters.cli.bounces import bounces_cli
 from newsletters.cli.catalogue import newsletter_cli
 from newsletters.cli.issues import digest_cli, feeds_cli
 from newsletters.cli.operations import admin_cli, check, outbox_cli
@@ -10,6 +11,7 @@ from newsletters.cli.readers import subscribers_cli
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to ``flask``."""
-    for group in (newsletter_cli, outbox_cli, digest_cli, feeds_cli, admin_cli, subscribers_cli):
+    groups = (newsletter_cli, outbox_cli, digest_cli, feeds_cli, admin_cli, subscribers_cli)
+    for group in (*groups, bounces_cli):
         app.cli.add_command(group)
     app.cli.add_command(check)

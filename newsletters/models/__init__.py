@@ -2,6 +2,7 @@
 
 from newsletters.models.admin import AdminRole, AdminUser, AuditLog, ImportJob, ImportStatus
 from newsletters.models.api_token import ApiToken, ApiTokenKind
+from newsletters.models.bounce import BounceKind, BounceReport
 from newsletters.models.idempotency import IdempotencyRecord
 from newsletters.models.issue import (
     Delivery,
@@ -29,6 +30,8 @@ __all__ = [
     "ApiToken",
     "ApiTokenKind",
     "AuditLog",
+    "BounceKind",
+    "BounceReport",
     "Cadence",
     "Delivery",
     "DeliveryStatus",

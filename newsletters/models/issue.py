@@ -138,6 +138,8 @@ class Delivery(db.Model):
     claim_token: Mapped[str | None] = mapped_column(String(128))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Filled by earlier versions only: a Message-ID now carries the delivery's signed
+    # token (see services/mail/verp.py), so it is derived from the id, not stored.
     message_id: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:

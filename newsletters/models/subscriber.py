@@ -38,6 +38,8 @@ class EventKind(enum.StrEnum):
     LINK_REQUESTED = "link_requested"
     IMPORTED = "imported"
     ADMIN_CHANGED = "admin_changed"
+    BOUNCED = "bounced"  # a report said mail to the address failed
+    COMPLAINED = "complained"  # the reader marked a message as spam
 
 
 class Subscriber(db.Model):

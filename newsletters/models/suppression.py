@@ -13,8 +13,8 @@ from newsletters.models.types import UTCDateTime, enum_column_type, utcnow
 class SuppressionReason(enum.StrEnum):
     """Why an address is suppressed."""
 
-    BOUNCED = "bounced"
-    COMPLAINED = "complained"
+    BOUNCED = "bounce"
+    COMPLAINED = "complaint"
     MANUAL = "manual"
     ERASED = "erased"
 

@@ -23,6 +23,23 @@ class Actor:
     ip: str | None = None
 
 
+def record(
+    actor: Actor, action: str, target_type: str, target: str, detail: dict[str, Any]
+) -> None:
+    """Append one entry in the caller's transaction, for changes the system makes itself."""
+    db.session.add(
+        AuditLog(
+            admin_id=actor.admin_id,
+            admin_email=actor.email,
+            action=action,
+            target_type=target_type,
+            target=str(target)[:120],
+            detail=detail,
+            ip=actor.ip,
+        )
+    )
+
+
 @atomic
 def audited(
     actor: Actor,
@@ -34,16 +51,8 @@ def audited(
 ) -> R:
     """Run ``apply`` and record it; both happen, or neither does."""
     result = apply()
-    db.session.add(
-        AuditLog(
-            admin_id=actor.admin_id,
-            admin_email=actor.email,
-            action=action,
-            target_type=target_type,
-            target=str(target)[:120],
-            detail=(detail(result) if callable(detail) else detail) or {},
-            ip=actor.ip,
-        )
+    record(
+        actor, action, target_type, target, (detail(result) if callable(detail) else detail) or {}
     )
     return result
 

@@ -52,7 +52,8 @@ class CommitInsideUnitOfWork(RuntimeError):
 
 
 def _refuse_commit_inside_unit_of_work(session: Session) -> None:
-    if session.info.get(DEPTH_KEY):
+    # Releasing a savepoint (``begin_nested``) is not a commit: the work is still one unit.
+    if session.info.get(DEPTH_KEY) and not session.in_nested_transaction():
         raise CommitInsideUnitOfWork(
             "a unit of work commits once, at its end: this commit would save half of it"
         )

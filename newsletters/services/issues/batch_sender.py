@@ -15,7 +15,6 @@ from uuid import uuid4
 from flask import current_app
 from sqlalchemy import and_, select, update
 
-from newsletters.config import site_domain
 from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
@@ -37,7 +36,7 @@ from newsletters.services.issues.deliveries import (
     write_outcomes,
 )
 from newsletters.services.issues.journal import Journal
-from newsletters.services.mail import mime, smtp, suppressions
+from newsletters.services.mail import mime, smtp, suppressions, verp
 from newsletters.services.mail.links import (
     PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
@@ -68,8 +67,6 @@ class Sender:
             list_id_value=mime.list_id(newsletter.slug, newsletter.name),
         )
         self.links = ReaderLinks(newsletter)
-        self.message_id_prefix = f"<{issue.uuid}."
-        self.message_id_suffix = f"@{site_domain(current_app)}>"
 
     def run(self, progress=None) -> DeliveryReport:
         """Send until no pending delivery is left; ``progress(n)`` after each batch."""
@@ -166,16 +163,17 @@ class Sender:
 
     def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
         unsubscribe = self.links.unsubscribe(subscriber_uuid)  # signed once: body and header
+        token = verp.token_for_delivery(delivery_id)  # names this copy: Message-ID and return path
         raw = self.template.render(
             address,
-            f"{self.message_id_prefix}{delivery_id}{self.message_id_suffix}",
+            verp.delivery_message_id(self.issue.uuid, token),
             headers=headers_for(unsubscribe),
             links={
                 UNSUBSCRIBE_PLACEHOLDER: unsubscribe,
                 PREFERENCES_PLACEHOLDER: self.links.preferences(subscriber_uuid),
             },
         )
-        transport.send(raw, address)
+        transport.send(raw, address, verp.return_path(token))
         return SENT
 
 

@@ -11,9 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import String, and_, bindparam, cast, func, literal, select, update
+from sqlalchemy import and_, bindparam, func, literal, select, update
 
-from newsletters.config import site_domain
 from newsletters.extensions import db
 from newsletters.models import (
     Delivery,
@@ -168,11 +167,6 @@ def requeue_failed(issue: Issue) -> int:
 # --- writing outcomes ---------------------------------------------------------------------
 
 
-def _message_id_sql(issue: Issue):
-    domain = site_domain(current_app)
-    return literal(f"<{issue.uuid}.") + cast(Delivery.id, String) + literal(f"@{domain}>")
-
-
 def write_outcomes(issue: Issue, token: str, outcomes: Outcomes) -> None:
     """A batch's outcomes in a few statements: one per kind, plus one per error text."""
     now = utcnow()
@@ -187,7 +181,6 @@ def write_outcomes(issue: Issue, token: str, outcomes: Outcomes) -> None:
                 sent_at=now,
                 attempts=Delivery.attempts + 1,
                 last_error=None,
-                message_id=_message_id_sql(issue),
                 **cleared,
             )
             .execution_options(synchronize_session=False)

@@ -30,7 +30,7 @@ from newsletters.models import (
 )
 from newsletters.services.core import transactions
 from newsletters.services.core.addresses import mask_email
-from newsletters.services.mail import mime, smtp, suppressions
+from newsletters.services.mail import mime, smtp, suppressions, verp
 from newsletters.services.mail.render import RenderedEmail
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,11 @@ def _deliver(messages: list[OutboxMessage], transport) -> SendReport:
 def _send_one(message: OutboxMessage, transport, report: SendReport) -> None:
     """Send one claimed message and record how it went."""
     try:
-        transport.send(mime.message_bytes(message), message.to_address)
+        transport.send(
+            mime.message_bytes(message),
+            message.to_address,
+            verp.return_path(verp.token_for_outbox(message.id)),
+        )
     except smtp.DeliveryError as exc:
         _record_failure(message, exc, report)
     except ValueError as exc:  # a message the email library refuses to build

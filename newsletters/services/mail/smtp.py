@@ -82,7 +82,7 @@ def process_pacer(rate: float) -> Pacer:
 class MailboxTransport:
     """Delivers into the development mailbox."""
 
-    def send(self, raw: bytes, recipient: str) -> None:
+    def send(self, raw: bytes, recipient: str, envelope_from: str | None = None) -> None:
         """Store the message as the recipient would receive it."""
         devmailbox.deliver(raw)
 
@@ -139,14 +139,20 @@ class SMTPTransport:
         self.connections_opened += 1
         return connection
 
-    def send(self, raw: bytes, recipient: str) -> None:
-        """Send one message, classifying any failure as temporary or permanent."""
+    def send(self, raw: bytes, recipient: str, envelope_from: str | None = None) -> None:
+        """Send one message, classifying any failure as temporary or permanent.
+
+        ``envelope_from`` is the message's own return path (``MAIL FROM``), when
+        it has one; else the sender's address.
+        """
         address, needs_utf8 = smtp_address(recipient)
         if self.connection is None:
             self.connection = self._connect()
         self.pacer.wait()
         try:
-            _transaction(self.connection, self.envelope_from, address, raw, utf8=needs_utf8)
+            _transaction(
+                self.connection, envelope_from or self.envelope_from, address, raw, utf8=needs_utf8
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             if code == 421:
