@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import (
+    BounceReport,
     Delivery,
     Event,
     Newsletter,
@@ -242,6 +243,18 @@ def erase(public_id: str) -> str:
         delete(OutboxMessage).where(
             or_(OutboxMessage.subscriber_id == subscriber.id, OutboxMessage.to_address == address)
         )
+    )
+    # Reports about them keep their counts (rates stay true) but lose the address and text.
+    db.session.execute(
+        update(BounceReport)
+        .where(
+            or_(
+                BounceReport.subscriber_id == subscriber.id,
+                BounceReport.email_hash == suppressions.address_hash(address),
+            )
+        )
+        .values(email=None, raw=None, detail="")
+        .execution_options(synchronize_session=False)
     )
     db.session.delete(subscriber)
     return key

@@ -259,3 +259,16 @@ def test_auto_replies_and_unknown_mail_are_kept_and_change_nothing(app, tokens):
         assert (reply.outcome, person.outcome) == ("ignored", "kept")
         assert db.session.get(BounceReport, person.report_id).raw == "y"
         assert _suppression(address) is None and not _history(address, EventKind.BOUNCED)
+
+
+def test_erasing_a_reader_keeps_their_reports_counted_but_forgets_the_address(app, tokens):
+    from newsletters.services.readers import audience
+
+    address, token = next(iter(tokens.items()))
+    with app.app_context():
+        raw = f"Final-Recipient: rfc822; {address}"
+        report_id = events.apply(_event(BounceKind.SOFT, tokens=(token,), raw=raw)).report_id
+        audience.erase(str(subscriber_by_email(address).uuid))
+        report = db.session.get(BounceReport, report_id)
+        assert (report.email, report.raw, report.subscriber_id) == (None, None, None)
+        assert (report.kind, report.domain) == (BounceKind.SOFT, "example.com")
