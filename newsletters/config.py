@@ -6,11 +6,14 @@ the documentation. ``FLASK_*`` variables work too, through Flask's own
 ``from_prefixed_env``.
 """
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
 from dotenv import dotenv_values
 from flask import Flask
 
@@ -219,3 +222,60 @@ def site_domain(app: Flask) -> str:
     """
     host = urlsplit(app.config["SITE_URL"]).hostname or "localhost"
     return host if any(c.isalpha() for c in host) else "localhost"
+
+
+DOMAIN_RATE_EXAMPLE = "gmail.com=50,yahoo.com=20"
+DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+def domain_rate_limits(value: str | Mapping[str, Any]) -> dict[str, float]:
+    """``MAIL_DOMAIN_RATE_LIMITS`` as {domain: messages a second}, from "gmail.com=50,yahoo.com=20".
+
+    Anything else raises ValueError with a message that names the setting and the
+    entry at fault; start-up refuses such a value (see ``newsletters.preflight``).
+    """
+    if isinstance(value, Mapping):
+        entries = [(str(domain), str(rate)) for domain, rate in value.items()]
+    else:
+        entries = []
+        for entry in str(value or "").split(","):
+            if entry.strip():
+                domain, equals, rate = entry.partition("=")
+                if not equals:
+                    raise ValueError(
+                        f"MAIL_DOMAIN_RATE_LIMITS: {entry.strip()!r} is not domain=messages "
+                        f"per second (e.g. {DOMAIN_RATE_EXAMPLE})"
+                    )
+                entries.append((domain, rate))
+    limits: dict[str, float] = {}
+    for raw_domain, raw_rate in entries:
+        domain = _ascii_domain(raw_domain)
+        try:
+            rate = float(raw_rate)
+        except ValueError:
+            rate = math.nan
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(
+                f"MAIL_DOMAIN_RATE_LIMITS: the rate for {raw_domain.strip()!r} must be a "
+                f"positive number of messages per second, not {raw_rate.strip()!r} "
+                f"(e.g. {DOMAIN_RATE_EXAMPLE})"
+            )
+        if domain in limits:
+            raise ValueError(f"MAIL_DOMAIN_RATE_LIMITS names {domain} twice")
+        limits[domain] = rate
+    return limits
+
+
+def _ascii_domain(text: str) -> str:
+    """A domain as it appears in recipient addresses (lower case, international ones in IDNA)."""
+    domain = text.strip().lower().rstrip(".")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii") if not domain.isascii() else domain
+    except idna.IDNAError:
+        pass
+    if not DOMAIN_NAME.match(domain):
+        raise ValueError(
+            f"MAIL_DOMAIN_RATE_LIMITS: {text.strip()!r} is not a domain name "
+            f"(e.g. {DOMAIN_RATE_EXAMPLE})"
+        )
+    return domain

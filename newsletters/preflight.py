@@ -15,7 +15,7 @@ import click
 from flask import Flask
 from sqlalchemy import make_url
 
-from newsletters.config import INSECURE_SECRET_KEY
+from newsletters.config import INSECURE_SECRET_KEY, domain_rate_limits
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,30 @@ def production_problems(config) -> list[str]:
     return problems
 
 
+# Counts and days the bounce rules and the report pruning read.
+WHOLE_POSITIVE = ("BOUNCE_SOFT_LIMIT", "BOUNCE_SOFT_WINDOW_DAYS", "BOUNCE_REPORT_RETENTION_DAYS")
+
+
+def unusable_settings(config) -> list[str]:
+    """Settings no environment can run with, each with what is wrong (empty when none)."""
+    problems = []
+    try:
+        domain_rate_limits(config["MAIL_DOMAIN_RATE_LIMITS"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    for name in WHOLE_POSITIVE:
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{name} must be a whole number of at least 1, not {value!r}")
+    return problems
+
+
 def check_production_settings(app: Flask) -> None:
-    """Refuse to start in production with settings that would hurt readers."""
+    """Refuse to start with settings that cannot work, or in production with settings that
+    would hurt readers."""
+    unusable = unusable_settings(app.config)
+    if unusable:
+        raise RefusedToStart("Refusing to start: " + "; ".join(unusable) + ".")
     if not app.config["IS_PRODUCTION"]:
         return
     problems = production_problems(app.config)
@@ -120,9 +142,21 @@ def deployment_warnings(config) -> list[str]:
     return warnings
 
 
+def bounce_warnings(config) -> list[str]:
+    """Bounce settings that work, but not as written."""
+    retention, window = config["BOUNCE_REPORT_RETENTION_DAYS"], config["BOUNCE_SOFT_WINDOW_DAYS"]
+    if retention < window:
+        return [
+            f"BOUNCE_REPORT_RETENTION_DAYS ({retention}) is shorter than BOUNCE_SOFT_WINDOW_DAYS "
+            f"({window}): bounce reports are kept {window} days, because the soft-bounce rule "
+            f"counts them over that window"
+        ]
+    return []
+
+
 def warnings(config) -> list[str]:
     """Every warning these settings deserve."""
-    return mail_warnings(config) + deployment_warnings(config)
+    return mail_warnings(config) + deployment_warnings(config) + bounce_warnings(config)
 
 
 def _one_off_command() -> bool:

@@ -5,11 +5,13 @@ PostgreSQL; SQLite's write lock serialises claims), send them over one reused
 SMTP connection, and note each outcome in a journal the moment the server
 answers, before the batch is written to the database. Any number may run at
 once, on any number of machines. Reads and writes are per batch, never per
-reader, and memory holds one batch.
+reader, and memory holds one batch. A message whose domain is being paced
+waits at the back of its batch while the others go (``batch_queue``).
 """
 
 import os
 import socket
+import time
 from uuid import uuid4
 
 from flask import current_app
@@ -25,6 +27,7 @@ from newsletters.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletters.services.issues.batch_queue import BatchQueue
 from newsletters.services.issues.deliveries import (
     BOUNCED,
     FAILED,
@@ -65,6 +68,7 @@ class Sender:
             date=issue.rendered_at,
             from_name=newsletter.from_name,
             list_id_value=mime.list_id(newsletter.slug, newsletter.name),
+            feedback_id_value=mime.feedback_id(str(issue.uuid)[:8], newsletter.slug, "newsletter"),
         )
         self.links = ReaderLinks(newsletter)
 
@@ -128,9 +132,12 @@ class Sender:
         recipients = self._recipients(ids)
         suppressed = suppressions.suppressed_among(e for _, _, e, _ in recipients if e)
         outcomes, journal = Outcomes(), Journal(key)
+        # Half the claim timeout: the batch is written long before its claim looks abandoned.
+        timeout = current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"]
+        line = BatchQueue(recipients, deadline=time.monotonic() + timeout / 2)
         error = None
         try:
-            for delivery_id, subscriber_uuid, address, status in recipients:
+            for delivery_id, subscriber_uuid, address, status in line:
                 if address is None or status != SubscriptionStatus.ACTIVE:
                     outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
                 elif address in suppressed:
@@ -141,6 +148,9 @@ class Sender:
                             self._send_one(transport, delivery_id, subscriber_uuid, address),
                             "",
                         )
+                    except smtp.DomainBusy as exc:
+                        line.put_back(exc.retry_in)
+                        continue
                     except smtp.ServerUnavailable as exc:
                         error = str(exc)
                         break
@@ -152,7 +162,7 @@ class Sender:
                 journal.record(delivery_id, outcome, detail)
                 outcomes.add(delivery_id, outcome, detail)
             write_outcomes(self.issue, token, outcomes)
-            if error:
+            if error or line.left:
                 _release(token)
             journal.discard()
         finally:
@@ -178,7 +188,8 @@ class Sender:
 
 
 def _release(token: str) -> None:
-    """Give back a claim's unsent rows, untouched, when the server cannot be reached."""
+    """Give back a claim's unsent rows, untouched: the server cannot be reached, or their
+    domains had no slot before the batch had to end."""
     db.session.execute(
         update(Delivery)
         .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)

@@ -7,7 +7,9 @@ uses the same builder, so there is one way a message is made.
 
 import binascii
 import functools
+import re
 import secrets
+import unicodedata
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
@@ -25,8 +27,10 @@ from newsletters.services.mail.render import clean_header_text, subject_text
 # Signed, so no relay can add, drop or alter them without breaking the signature.
 DKIM_HEADERS = [
     b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
-    b"list-id", b"list-unsubscribe", b"list-unsubscribe-post",
+    b"list-id", b"list-unsubscribe", b"list-unsubscribe-post", b"feedback-id",
 ]  # fmt: skip
+# Gmail's feedback loop: the SenderId, last of up to four fields, is 5 to 15 characters.
+FEEDBACK_SENDER_LENGTH = (5, 15)
 
 
 def smtp_address(address: str) -> tuple[str, bool]:
@@ -50,6 +54,30 @@ def sender(name: str | None = None) -> Address:
 def list_id(local_part: str = "newsletters", name: str | None = None) -> str:
     """A List-Id on the site's domain, e.g. ``The Weekly <the-weekly.example.com>``."""
     return f"{name or current_app.config['SITE_NAME']} <{local_part}.{site_domain(current_app)}>"
+
+
+def feedback_id(campaign: str, customer: str, mail_type: str) -> str:
+    """Gmail's ``Feedback-ID: campaign:customer:mail type:SenderId``, with the site as sender.
+
+    Gmail's Postmaster Tools count spam reports for each field, read from the
+    right; the SenderId (from ``SITE_NAME``) stays the same for all our mail.
+    No field names a reader: each is shared by a whole mailing.
+    """
+    low, high = FEEDBACK_SENDER_LENGTH
+    words = _feedback_field(current_app.config["SITE_NAME"]).split("-")
+    sender_id = "-".join(w for w in words if w) or "newsletters"
+    if len(sender_id) > high:
+        sender_id = sender_id.replace("-", "")[:high]
+    if len(sender_id) < low:
+        sender_id = f"{sender_id}-mail"
+    fields = (campaign, customer, mail_type)
+    return ":".join([*(_feedback_field(f) for f in fields), sender_id])
+
+
+def _feedback_field(text: str) -> str:
+    """Text as one field: ASCII letters, digits, dots, underscores and hyphens only."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9._]+", "-", ascii_text.lower()).strip("-")
 
 
 def header_line(name: str, value: str, *, utf8: bool = False) -> bytes:
@@ -85,6 +113,7 @@ class MessageTemplate:
         date: datetime,
         from_name: str | None = None,
         list_id_value: str | None = None,
+        feedback_id_value: str | None = None,
     ) -> None:
         self.boundary = f"=_{secrets.token_hex(16)}"
         common = {
@@ -93,6 +122,8 @@ class MessageTemplate:
             "Date": format_datetime(date),
             "List-Id": list_id_value or list_id(),
         }
+        if feedback_id_value:
+            common["Feedback-ID"] = feedback_id_value
         self.head = b"".join(header_line(name, value) for name, value in common.items())
         self.mime_head = (
             b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'
@@ -150,6 +181,7 @@ def message_bytes(message: OutboxMessage) -> bytes:
         html=message.html_body,
         date=message.created_at,
         list_id_value=headers.pop("List-Id", None),
+        feedback_id_value=feedback_id(str(message.kind), "", "transactional"),
     )
     return template.render(message.to_address, message.message_id, headers=headers)
 

@@ -7,15 +7,13 @@ With ``MAIL_SERVER`` set, mail goes out over SMTP using Flask-Mail's settings
 
 import re
 import smtplib
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app
 
 from newsletters.extensions import mail
-from newsletters.services.mail import devmailbox
+from newsletters.services.mail import devmailbox, pace
 from newsletters.services.mail.mime import sender, smtp_address
 
 SMTP_TIMEOUT_SECONDS = 30
@@ -49,34 +47,14 @@ class PermanentFailure(DeliveryError):
     permanent = True
 
 
-class Pacer:
-    """Spaces sends so that one process never exceeds ``rate`` messages per second."""
+class DomainBusy(TemporaryFailure):
+    """Not sent, not tried: the recipient's domain is paced, or slowed after a 4xx, and its
+    next slot is ``retry_in`` seconds away (see ``pace``). Send to other domains meanwhile."""
 
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep) -> None:
-        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
-        self.next_slot = 0.0
-        self.clock = clock
-        self.sleep = sleep
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Sleep until the next send is allowed."""
-        if not self.interval:
-            return
-        with self.lock:
-            now = self.clock()
-            slot = max(now, self.next_slot)
-            self.next_slot = slot + self.interval
-        if slot > now:
-            self.sleep(slot - now)
-
-
-_pacers: dict[float, Pacer] = {}
-
-
-def process_pacer(rate: float) -> Pacer:
-    """The one pacer this process shares between all its connections."""
-    return _pacers.setdefault(rate, Pacer(rate))
+    def __init__(self, domain: str, retry_in: float) -> None:
+        super().__init__(f"{domain} is being paced: its next slot is in {retry_in:.1f} s")
+        self.domain = domain
+        self.retry_in = retry_in
 
 
 class MailboxTransport:
@@ -126,7 +104,7 @@ class SMTPTransport:
         self.settings = current_app.extensions["mail"]
         self.envelope_from = sender().addr_spec
         self.connection: smtplib.SMTP | None = None
-        self.pacer = process_pacer(current_app.config["MAIL_RATE_LIMIT"])
+        self.pacer = pace.app_pacer()
         self.connections_opened = 0
 
     def _connect(self) -> smtplib.SMTP:
@@ -148,7 +126,10 @@ class SMTPTransport:
         address, needs_utf8 = smtp_address(recipient)
         if self.connection is None:
             self.connection = self._connect()
-        self.pacer.wait()
+        domain = pace.domain_of(address)
+        retry_in = self.pacer.wait_for(domain)
+        if retry_in:
+            raise DomainBusy(domain, retry_in)
         try:
             _transaction(
                 self.connection, envelope_from or self.envelope_from, address, raw, utf8=needs_utf8
@@ -157,17 +138,26 @@ class SMTPTransport:
             code, reply = next(iter(exc.recipients.values()))
             if code == 421:
                 self._drop()
+            self._slow_down_on(code, domain)
             raise _classify(code, reply, at_recipient=True) from exc
         except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code == 421:  # closing: too much mail, whoever it is from
+                self.pacer.slow_down(domain)
             # Our own From was refused: a settings problem, not this message's. Keep it.
             raise TemporaryFailure(f"sender refused: {exc.smtp_code} {exc.smtp_error!r}") from exc
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code == 421:  # the server is closing the connection
                 self._drop()
+            self._slow_down_on(exc.smtp_code, domain)
             raise _classify(exc.smtp_code, exc.smtp_error) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise TemporaryFailure(f"connection lost: {exc!r}") from exc
+
+    def _slow_down_on(self, code: int, domain: str) -> None:
+        """A 4xx (a 421 too) asks for less mail: slow the recipient's domain, and it alone."""
+        if 400 <= code < 500:
+            self.pacer.slow_down(domain)
 
     def _drop(self) -> None:
         connection, self.connection = self.connection, None

@@ -15,7 +15,6 @@ from newsletters.models import Newsletter, OutboxKind, OutboxMessage, OutboxStat
 from newsletters.services import catalogue
 from newsletters.services.mail import outbox
 from newsletters.services.mail.render import render_email
-from newsletters.services.mail.smtp import Pacer
 from tests.support.mail import SMTPRecorder, html_of, link_in, password_checker, text_of
 from tests.support.reader import sign_up, submit_form
 from tests.support.tls import rsa_key_pair, server_context
@@ -190,24 +189,6 @@ def test_a_drain_reuses_one_connection(app, runner, smtp_server):
     assert "sent 7" in result.output
     assert len(smtp_server.envelopes) == 7
     assert len(smtp_server.sessions) == 1
-
-
-def test_the_pacer_spaces_sends_to_the_rate_limit():
-    now = [100.0]
-    slept = []
-
-    def sleep(seconds):
-        slept.append(round(seconds, 6))
-        now[0] += seconds
-
-    pacer = Pacer(4, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        pacer.wait()
-    assert slept == [0.25, 0.25, 0.25, 0.25]
-    assert now[0] == pytest.approx(101.0)
-    unlimited = Pacer(0, clock=lambda: now[0], sleep=sleep)
-    unlimited.wait()
-    assert len(slept) == 4
 
 
 def _tls_server(tmp_path, **parameters) -> SMTPRecorder:
