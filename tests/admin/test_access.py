@@ -152,6 +152,7 @@ def test_every_console_page_renders_for_a_signed_in_admin(app, client, role):
         "/admin/stories/new",
         "/admin/issues",
         "/admin/suppressions",
+        "/admin/deliverability",
         "/admin/audit",
         "/admin/account",
     ):

@@ -106,3 +106,38 @@ def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path
     page.goto(app.base_url + "/admin/")
     page.set_viewport_size(PHONE)
     _screenshot(page, "admin-dashboard-phone")
+
+
+def test_the_deliverability_page_reads_without_colour(console):
+    from datetime import timedelta
+
+    from newsletters.models import BounceKind, utcnow
+    from tests.support.rates import add_issue, add_reports, add_sent
+
+    app, page = console
+    when = utcnow() - timedelta(days=3)
+    issue = add_issue(app, 1, when, "Budget vote, the new bridge, and a week of rain")
+    for domain, sent, complaints in (
+        ("gmail.com", 2400, 9),
+        ("yahoo.com", 1200, 1),
+        ("a.example", 60, 1),
+    ):
+        ids = add_sent(app, issue, domain, sent, when)
+        add_reports(app, ids[:complaints], BounceKind.COMPLAINT, when + timedelta(hours=2))
+        add_reports(
+            app, ids[complaints : complaints + 8], BounceKind.HARD, when + timedelta(hours=1)
+        )
+    _sign_in(app, page)
+    page.get_by_role("link", name="Deliverability", exact=True).click()
+    page.get_by_role("heading", name="Deliverability", level=1).wait_for()
+    for name in ("Issues", "Newsletters", "Recipient domains", "Latest reports"):
+        assert page.get_by_role("heading", name=name, exact=True).is_visible()
+    gmail = page.locator("#domain-rates").get_by_role("row", name="gmail.com")
+    assert "0.38%" in gmail.inner_text() and "At or above 0.3%" in gmail.inner_text()
+    assert page.get_by_role("alert").filter(has_text="Complaints at or above 0.3%").is_visible()
+    assert _serious(page) == []
+    _screenshot(page, "admin-deliverability-desktop")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert _serious(page) == []
+    _screenshot(page, "admin-deliverability-phone")

@@ -4,6 +4,7 @@ from newsletters.admin.views import (  # noqa: F401
     account,
     auth,
     content,
+    deliverability,
     home,
     imports,
     lists,
