@@ -40,6 +40,10 @@ ensure_nginx() {  # the reverse proxy of docs/deploy.md, which tests/deploy brin
   command -v openssl >/dev/null || apt_install openssl
 }
 
+ensure_dovecot() {  # IMAP and POP3 for the bounce mailbox tests, which start their own instances
+  [ -x /usr/sbin/dovecot ] || apt_install dovecot-imapd dovecot-pop3d
+}
+
 ensure_wrk() {  # the HTTP load generator of bench/signup.py
   command -v wrk >/dev/null || apt_install wrk
 }

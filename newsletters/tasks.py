@@ -6,8 +6,10 @@ from the same settings as the web app.
 """
 
 from celery import Celery, Task, shared_task
+from celery.schedules import crontab
 from flask import Flask
 
+from newsletters.services.deliverability import mailbox, stored_reports
 from newsletters.services.issues import runs
 from newsletters.services.mail import outbox
 from newsletters.services.readers import imports
@@ -15,6 +17,26 @@ from newsletters.services.readers import imports
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
 SEND_DIGEST = runs.SEND_DIGEST_TASK
+POLL_BOUNCE_MAILBOX = "newsletters.poll_bounce_mailbox"
+PRUNE_BOUNCE_REPORTS = "newsletters.prune_bounce_reports"
+
+
+def beat_schedule(app: Flask) -> dict:
+    """What beat starts every minute: the outbox drain, and the bounce mailbox when it is set."""
+    schedule = {"drain-the-outbox": {"task": DRAIN_OUTBOX, "schedule": 60.0}}
+    # Daily, at a quiet hour (UTC): bounce reports past BOUNCE_REPORT_RETENTION_DAYS.
+    schedule["prune-bounce-reports"] = {
+        "task": PRUNE_BOUNCE_REPORTS,
+        "schedule": crontab(minute=17, hour=4),
+    }
+    if app.config["BOUNCE_MAILBOX_URL"].strip():
+        # A poll still waiting for a worker when the next is due is dropped, not piled up.
+        schedule["poll-the-bounce-mailbox"] = {
+            "task": POLL_BOUNCE_MAILBOX,
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        }
+    return schedule
 
 
 def init_celery(app: Flask) -> Celery:
@@ -38,9 +60,7 @@ def init_celery(app: Flask) -> Celery:
             "task_acks_late": True,
             "worker_prefetch_multiplier": 1,
             "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.2},
-            "beat_schedule": {
-                "drain-the-outbox": {"task": DRAIN_OUTBOX, "schedule": 60.0},
-            },
+            "beat_schedule": beat_schedule(app),
             "imports": ("newsletters.tasks",),
         }
     )
@@ -59,6 +79,20 @@ def send_outbox_messages(ids: list[int]) -> str:
 def drain_outbox() -> str:
     """Send whatever is due in the outbox (scheduled every minute by beat)."""
     return outbox.drain().summary()
+
+
+@shared_task(name=POLL_BOUNCE_MAILBOX)
+def poll_bounce_mailbox() -> str:
+    """Read the bounce mailbox once; fails loudly (in the worker's log) when it cannot."""
+    if not mailbox.configured():
+        return "BOUNCE_MAILBOX_URL is not set: there is no bounce mailbox to poll."
+    return mailbox.poll().summary()
+
+
+@shared_task(name=PRUNE_BOUNCE_REPORTS)
+def prune_bounce_reports() -> str:
+    """Delete bounce reports older than BOUNCE_REPORT_RETENTION_DAYS, in committed chunks."""
+    return stored_reports.prune().summary()
 
 
 @shared_task(name=SEND_DIGEST)

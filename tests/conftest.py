@@ -229,6 +229,29 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def dovecot(request):
+    """A real Dovecot (IMAP, POP3 and their TLS ports) of this test's own, on loopback.
+
+    Parametrize it indirectly with keyword arguments of ``Dovecot``, such as
+    ``imap_capability``, for a server that offers less.
+    """
+    from tests.support.dovecot import DOVECOT, Dovecot
+
+    if not Path(DOVECOT).exists():
+        service_unavailable(
+            "Dovecot", f"{DOVECOT} does not exist (apt-get install dovecot-imapd dovecot-pop3d)"
+        )
+    server = Dovecot(**getattr(request, "param", {}))
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.remove()
+        service_unavailable("Dovecot", exc)
+    yield server
+    server.remove()
+
+
+@pytest.fixture
 def live_port() -> int:
     """The port the live server will listen on (known early: links are built from it)."""
     return free_port()

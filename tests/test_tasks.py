@@ -6,7 +6,8 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from newsletters.tasks import DRAIN_OUTBOX
+from newsletters.tasks import DRAIN_OUTBOX, POLL_BOUNCE_MAILBOX, PRUNE_BOUNCE_REPORTS
+from tests.support.bounce_mail import person_wrote
 from tests.support.outbox import queue, rows
 from tests.support.reader import add_demo_newsletters, sign_up
 
@@ -64,3 +65,20 @@ def test_without_a_reachable_broker_the_web_sends_the_mail_itself(app, client, s
     response = sign_up(client, READER, "the-weekly")
     assert response.status_code == 200
     assert smtp_server.recipients == [READER]
+
+
+@pytest.mark.parametrize("url", ["", "imaps://bounces:secret@mail.example.com/INBOX"])
+def test_beat_polls_the_bounce_mailbox_every_minute_only_when_one_is_set(settings, make_app, url):
+    schedule = make_app({**settings, "BOUNCE_MAILBOX_URL": url}).extensions["celery"].conf
+    entries = {entry["task"]: entry["schedule"] for entry in schedule.beat_schedule.values()}
+    entries.pop(PRUNE_BOUNCE_REPORTS)  # daily whatever the settings: see test_bounces_prune.py
+    expected = {DRAIN_OUTBOX: 60.0, POLL_BOUNCE_MAILBOX: 60.0} if url else {DRAIN_OUTBOX: 60.0}
+    assert entries == expected
+
+
+def test_the_worker_polls_the_bounce_mailbox(app, dovecot, worker):
+    app.config["BOUNCE_MAILBOX_URL"] = dovecot.imap_url
+    note = person_wrote("bounces@newsletters.test")
+    dovecot.deliver(note)
+    app.extensions["celery"].send_task(POLL_BOUNCE_MAILBOX)
+    _wait_for(lambda: dovecot.list("Unrecognised") == [note])
