@@ -21,6 +21,7 @@ from newsletters import (
     public,
     security,
     tasks,
+    webhooks,
 )
 from newsletters.config import load_config
 from newsletters.extensions import csrf, db, limiter, login, migrate
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(webhooks.bp)
     if not app.config["MAIL_SERVER"] and not app.config["IS_PRODUCTION"]:
         app.register_blueprint(dev.bp)
 

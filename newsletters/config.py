@@ -108,6 +108,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_DOMAIN_RATE_LIMITS": "",
     # Provider webhooks at /webhooks/bounces/<provider>; a provider without its secret is off.
     "SES_CERT_URL_PREFIXES": [],
+    # The SNS topics whose messages are accepted; SES is off while this is empty.
+    "SES_TOPIC_ARNS": [],
     "POSTMARK_WEBHOOK_USER": "",
     "POSTMARK_WEBHOOK_PASSWORD": "",
     "MAILGUN_WEBHOOK_SIGNING_KEY": "",

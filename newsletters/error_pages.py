@@ -36,7 +36,7 @@ MESSAGES = {
 
 
 def _answer(status: int, code: str, title: str, message: str, template: str = "errors/error.html"):
-    if wants_json() or request.path.startswith("/api/"):
+    if wants_json() or request.path.startswith(("/api/", "/webhooks/")):
         return json_error(code, message, status)
     return render_template(template, status=status, title=title, message=message), status
 

@@ -20,6 +20,7 @@ ALLOWED = {
     "demo": {"readers", "issues", "mail", "catalogue", "core"},
 }
 ABOVE_SERVICES = ("newsletters.public", "newsletters.admin", "newsletters.api", "newsletters.cli",
+                  "newsletters.webhooks",
                   "newsletters.dev", "newsletters.tasks")  # fmt: skip
 
 

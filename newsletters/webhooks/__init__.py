@@ -1,0 +1,5 @@
+"""Webhooks that sending services call: bounce and complaint reports, at /webhooks."""
+
+from newsletters.webhooks.routes import bp
+
+__all__ = ["bp"]
