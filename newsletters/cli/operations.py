@@ -10,6 +10,7 @@ from newsletters import preflight
 from newsletters.admin import sign_in_limits
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.services.console import admins, api_tokens, audit, health, two_factor
+from newsletters.services.deliverability import mailbox
 from newsletters.services.mail import outbox
 
 outbox_cli = AppGroup("outbox", help="Send and inspect the mail waiting to leave.")
@@ -169,6 +170,8 @@ def check():
     for warning in preflight.warnings(current_app.config):
         click.echo(f"warning   {warning}")
     checks = health.readiness()
+    if mailbox.configured():
+        checks.append(health.Check("bounce mailbox", *mailbox.probe()))
     for item in checks:
         click.echo(f"{'ok' if item.ok else 'FAILED':<9} {item.name}: {item.detail}")
     if not all(item.ok for item in checks):

@@ -112,3 +112,20 @@ def test_an_unusable_url_is_named_and_its_password_is_not_shown(app, runner, url
     assert "BOUNCE_MAILBOX_URL is not valid" in result.output and why in result.output
     assert "hunter2" not in result.output and "hunt" not in result.output
     assert _rows(app) == (0, 0)
+
+
+@pytest.mark.parametrize("scheme", ["imap", "pop3"])
+def test_flask_check_signs_in_to_the_bounce_mailbox_and_reads_nothing(
+    app, runner, report, dovecot, scheme
+):
+    dovecot.deliver(report)
+    app.config["BOUNCE_MAILBOX_URL"] = dovecot.url(scheme)
+    result = runner.invoke(args=["check"])
+    assert f"ok        bounce mailbox: {scheme}://bounces@localhost" in result.output
+    assert dovecot.list("INBOX") == [report] and _rows(app) == (0, 0)
+    app.config["BOUNCE_MAILBOX_URL"] = dovecot.url(scheme, password="n0t-it")
+    refused = runner.invoke(args=["check"])
+    assert refused.exit_code == 1
+    assert "FAILED    bounce mailbox: The bounce mailbox" in refused.output
+    assert "refused the login" in refused.output and "n0t-it" not in refused.output
+    assert dovecot.list("INBOX") == [report]

@@ -115,6 +115,22 @@ def _unavailable(
     return MailboxUnavailable(without_password(message, address), report)
 
 
+def probe() -> tuple[bool, str]:
+    """Sign in as a poll would and read nothing: whether that works, and what was found."""
+    try:
+        address = parse_mailbox_url(current_app.config[SETTING])
+    except MailboxSettingInvalid as error:
+        return False, str(error)
+    session = _session(address)
+    try:
+        session.open()
+    except (*SESSION_ERRORS, LoginRefused) as error:
+        return False, str(_unavailable(address, error, PollReport(mailbox=str(address))))
+    finally:
+        session.close(finished=True)  # nothing was marked: a clean sign-out deletes nothing
+    return True, f"{address} answers and accepts our login"
+
+
 def poll(url: str | None = None) -> PollReport:
     """Read, store and file the new mail of ``BOUNCE_MAILBOX_URL`` (or ``url``).
 
