@@ -45,6 +45,13 @@ class Newsletter(db.Model):
     intro: Mapped[str] = mapped_column(Text, default="")
     # Send an issue even when its period has no stories (off: an empty week sends nothing).
     send_when_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The public web archive of its sent issues (the contract's setting ``archive``); a
+    # private newsletter never has one, whatever this says.
+    web_archive: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Branding of its emails and archive pages, validated by the catalogue on save.
+    brand_logo_url: Mapped[str | None] = mapped_column(String(2048))
+    brand_accent: Mapped[str | None] = mapped_column(String(7))  # "#rrggbb"
+    brand_footer: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @hybrid_property
