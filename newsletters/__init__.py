@@ -92,6 +92,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the reader pages, and the development mailbox when mail stays local."""
     app.register_blueprint(public.bp)
+    app.register_blueprint(public.archive.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)

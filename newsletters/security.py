@@ -1,7 +1,9 @@
 """Response headers that keep pages out of other sites' frames and scripts off the page.
 
 Only the embeddable signup box may be framed, and only by the origins in
-``EMBED_ALLOWED_ORIGINS``.
+``EMBED_ALLOWED_ORIGINS``. Only the archive's pages, which show issues as they were
+sent, may load images from other sites (over https): the stories' pictures and the
+newsletters' logos live on the publisher's servers.
 """
 
 from urllib.parse import urlsplit
@@ -13,7 +15,7 @@ from newsletters.services.readers import captcha
 
 POLICY = (
     "default-src 'self'; script-src 'self'{captcha}; style-src 'self'{captcha}; "
-    "img-src 'self' data:; frame-src 'self'{captcha}; connect-src 'self'{captcha}; "
+    "img-src 'self' data:{images}; frame-src 'self'{captcha}; connect-src 'self'{captcha}; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
 
@@ -21,6 +23,11 @@ POLICY = (
 def allow_framing() -> None:
     """Let this response be shown in an iframe on the allowed origins (the embed box)."""
     g.embeddable = True
+
+
+def allow_remote_images() -> None:
+    """Let this page show images from any https site (an archived issue's pictures)."""
+    g.remote_images = True
 
 
 def frame_ancestors() -> str:
@@ -57,8 +64,10 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         embeddable = g.get("embeddable", False)
         ancestors = frame_ancestors() if embeddable else "'self'"
+        images = " https:" if g.get("remote_images", False) else ""
         headers.setdefault(
-            "Content-Security-Policy", POLICY.format(ancestors=ancestors, captcha=_captcha_origin())
+            "Content-Security-Policy",
+            POLICY.format(ancestors=ancestors, captcha=_captcha_origin(), images=images),
         )
         if not embeddable:
             # X-Frame-Options cannot name several origins; CSP frame-ancestors does.

@@ -1,6 +1,7 @@
 """The house's floors: imports point down, never up or sideways between domains.
 
 readers/, issues/ and console/ on top; mail/ and the catalogue below them;
+branding (a newsletter's logo, accent and footer rules) under the catalogue;
 core/ at the bottom; models under everything. A blueprint, command or task may
 use any service, but no service reaches back up into them.
 """
@@ -12,12 +13,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "newsletters"
 ALLOWED = {
     "core": set(),
     "mail": {"core"},
-    "catalogue": {"core"},
-    "readers": {"mail", "catalogue", "core"},
-    "issues": {"mail", "catalogue", "core"},
-    "console": {"mail", "catalogue", "core"},
-    "deliverability": {"readers", "issues", "console", "mail", "catalogue", "core"},
-    "demo": {"readers", "issues", "mail", "catalogue", "core"},
+    "branding": {"core"},
+    "catalogue": {"branding", "core"},
+    "readers": {"mail", "catalogue", "branding", "core"},
+    "issues": {"mail", "catalogue", "branding", "core"},
+    "console": {"mail", "catalogue", "branding", "core"},
+    "deliverability": {"readers", "issues", "console", "mail", "catalogue", "branding", "core"},
+    "demo": {"readers", "issues", "mail", "catalogue", "branding", "core"},
 }
 ABOVE_SERVICES = ("newsletters.public", "newsletters.admin", "newsletters.api", "newsletters.cli",
                   "newsletters.webhooks",

@@ -6,6 +6,7 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import CombinedMultiDict
 from wtforms import (
     BooleanField,
+    ColorField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -16,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from newsletters.services.branding import DEFAULT_ACCENT
 from newsletters.services.catalogue import WEEKDAYS
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -71,6 +73,15 @@ class NewsletterForm(ConsoleForm):
     from_name = StringField("Sender name", validators=[Optional(), Length(max=120)])
     subject_template = StringField("Subject", validators=[Optional(), Length(max=200)])
     intro = TextAreaField("Introduction", validators=[Length(max=5000)])
+    archive = BooleanField("Publish sent issues in the public archive", default=True)
+    # Branding: no validators here, the catalogue's rules decide (and answer 400).
+    logo_url = StringField(
+        "Logo URL",
+        render_kw={"inputmode": "url", "spellcheck": "false", "autocomplete": "off",
+                   "placeholder": "https://example.com/logo.png"},
+    )  # fmt: skip
+    accent = ColorField("Accent colour", default=DEFAULT_ACCENT)
+    footer = TextAreaField("Footer text", render_kw={"rows": 3})
 
 
 class StoryForm(ConsoleForm):

@@ -21,19 +21,19 @@ newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
 @click.option("--send-hour", type=click.IntRange(0, 23), default=8, show_default=True)
 @click.option("--feed-url", default=None, help="RSS or Atom feed to pull stories from.")
 @click.option("--private", is_flag=True, help="Hide from the public signup pages.")
-def add_newsletter(slug, name, description, cadence, send_day, send_hour, feed_url, private):
+@click.option(
+    "--archive/--no-archive",
+    default=True,
+    show_default=True,
+    help="Publish sent issues in the public web archive (never for a private newsletter).",
+)
+@click.option("--logo-url", default=None, help="Branding: an https:// image for its emails.")
+@click.option("--accent", default=None, help="Branding: the accent colour, #rrggbb.")
+@click.option("--footer", default="", help="Branding: plain text above the unsubscribe links.")
+def add_newsletter(slug, name, private, **fields):
     """Add a newsletter."""
     try:
-        created = catalogue.add_newsletter(
-            slug,
-            name,
-            description=description,
-            cadence=cadence,
-            send_day=send_day,
-            send_hour=send_hour,
-            feed_url=feed_url,
-            public=not private,
-        )
+        created = catalogue.add_newsletter(slug, name, public=not private, **fields)
     except InvalidInput as error:
         raise click.ClickException(error.message) from error
     click.echo(f"Added newsletter {created.slug!r} ({created.name}).")

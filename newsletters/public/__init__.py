@@ -1,5 +1,6 @@
-"""Reader-facing pages: signup, confirmation, preferences, unsubscribe."""
+"""Reader-facing pages: signup, confirmation, preferences, unsubscribe, and the archive."""
 
+from newsletters.public import archive
 from newsletters.public.routes import bp
 
-__all__ = ["bp"]
+__all__ = ["archive", "bp"]

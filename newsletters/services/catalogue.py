@@ -12,6 +12,7 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import Cadence, Newsletter
+from newsletters.services import branding
 from newsletters.services.core import outbound, sql
 from newsletters.services.core.transactions import atomic
 
@@ -159,30 +160,10 @@ def _check_fields(slug: str, name: str, send_day: str, send_hour: int) -> None:
         raise InvalidInput("The send hour is between 0 and 23.", field="send_hour")
 
 
-def add_newsletter(
-    slug: str,
-    name: str,
-    *,
-    description: str = "",
-    cadence: str = "weekly",
-    send_day: str = "mon",
-    send_hour: int = 8,
-    feed_url: str | None = None,
-    public: bool = True,
-) -> Newsletter:
-    """Create a newsletter (the CLI's way); raise :class:`InvalidInput` for a bad or taken slug."""
-    return create_newsletter(
-        NewsletterInput(
-            slug=slug,
-            name=name,
-            description=description,
-            cadence=cadence,
-            send_day=send_day,
-            send_hour=send_hour,
-            public=public,
-            feed_url=feed_url,
-        )
-    )
+def add_newsletter(slug: str, name: str, **fields) -> Newsletter:
+    """Create a newsletter (the CLI's way): any field of :class:`NewsletterInput` by keyword,
+    the rest by default; raise :class:`InvalidInput` for a bad or taken slug or value."""
+    return create_newsletter(NewsletterInput(slug=slug, name=name, **fields))
 
 
 @atomic
@@ -209,6 +190,10 @@ class NewsletterInput:
     from_name: str | None = None
     subject_template: str = ""
     intro: str = ""
+    archive: bool = True  # publish sent issues in the public web archive (public ones only)
+    logo_url: str | None = None  # branding: see newsletters.services.branding
+    accent: str | None = None
+    footer: str = ""
 
 
 def newsletter_by_slug(slug: str) -> Newsletter:
@@ -244,6 +229,9 @@ def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
         )
     if data.subject_template:
         check_subject_template(data.subject_template)
+    logo_url = branding.clean_logo_url(data.logo_url)
+    accent = branding.clean_accent(data.accent)
+    footer = branding.clean_footer(data.footer)
     clash = db.session.scalar(
         select(Newsletter.id).where(Newsletter.slug == data.slug, Newsletter.id != newsletter.id)
     )
@@ -262,6 +250,9 @@ def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
     newsletter.from_name = (data.from_name or "").strip() or None
     newsletter.subject_template = data.subject_template.strip()
     newsletter.intro = data.intro.strip()
+    newsletter.web_archive = data.archive
+    newsletter.brand_logo_url, newsletter.brand_accent = logo_url, accent
+    newsletter.brand_footer = footer
 
 
 def _check_feed_url(url: str) -> None:

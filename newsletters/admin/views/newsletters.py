@@ -1,12 +1,16 @@
 """Newsletters: create, edit, archive."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
 from newsletters.admin.blueprint import audited, bp
 from newsletters.admin.forms import ActionForm, NewsletterForm
+from newsletters.dev.routes import EMAIL_PREVIEW_CSP
 from newsletters.errors import InvalidInput
+from newsletters.models import utcnow
 from newsletters.services import catalogue as service
+from newsletters.services.branding import DEFAULT_ACCENT
 from newsletters.services.catalogue import WEEKDAYS, NewsletterInput
+from newsletters.services.issues.sample import sample_issue
 
 
 @bp.get("/newsletters")
@@ -30,7 +34,17 @@ def _input(form: NewsletterForm) -> NewsletterInput:
         from_name=form.from_name.data,
         subject_template=form.subject_template.data or "",
         intro=form.intro.data or "",
+        archive=bool(form.archive.data),
+        logo_url=form.logo_url.data,
+        accent=form.accent.data,
+        footer=form.footer.data or "",
     )
+
+
+def _form_page(form: NewsletterForm, newsletter):
+    """The form again; a POST that got here failed its fields' checks (400)."""
+    page = render_template("admin/newsletter_form.html", form=form, newsletter=newsletter)
+    return page, 400 if request.method == "POST" else 200
 
 
 def _refused(form: NewsletterForm, error: InvalidInput, **context):
@@ -57,7 +71,7 @@ def new_newsletter():
             return _refused(form, error, newsletter=None)
         flash(f"{created.name} is ready.")
         return redirect(url_for("admin.newsletters"))
-    return render_template("admin/newsletter_form.html", form=form, newsletter=None)
+    return _form_page(form, None)
 
 
 @bp.route("/newsletters/<uuid>/edit", methods=["GET", "POST"])
@@ -69,6 +83,10 @@ def edit_newsletter(uuid: str):
         form.send_day.data = WEEKDAYS[newsletter.send_weekday]
         form.public.data = newsletter.is_public
         form.cadence.data = newsletter.cadence.value
+        form.archive.data = newsletter.web_archive
+        form.logo_url.data = newsletter.brand_logo_url
+        form.accent.data = newsletter.brand_accent or DEFAULT_ACCENT
+        form.footer.data = newsletter.brand_footer
     if form.validate_on_submit():
         data = _input(form)
         try:
@@ -83,7 +101,14 @@ def edit_newsletter(uuid: str):
             return _refused(form, error, newsletter=newsletter)
         flash(f"{data.name} is saved.")
         return redirect(url_for("admin.newsletters"))
-    return render_template("admin/newsletter_form.html", form=form, newsletter=newsletter)
+    return _form_page(form, newsletter)
+
+
+@bp.get("/newsletters/<uuid>/sample")
+def newsletter_sample(uuid: str):
+    """A sample issue in the newsletter's saved branding, for the edit form's preview frame."""
+    email = sample_issue(service.newsletter_by_uuid(uuid), utcnow())
+    return Response(email.html, headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP})
 
 
 @bp.post("/newsletters/<uuid>/archive")

@@ -22,6 +22,7 @@ class Purpose(enum.StrEnum):
     PREFERENCES = "preferences"
     UNSUBSCRIBE = "unsubscribe"
     SIGNUP_FORM = "signup-form"
+    VIEW = "view"  # a reader's own copy of an issue on the web: names the reader and issue
 
 
 def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
@@ -40,6 +41,7 @@ def _max_age(purpose: Purpose) -> int | None:
         Purpose.PREFERENCES: config["LINK_TOKEN_MAX_AGE"],
         Purpose.UNSUBSCRIBE: config["LINK_TOKEN_MAX_AGE"],
         Purpose.SIGNUP_FORM: config["SIGNUP_FORM_MAX_AGE"],
+        Purpose.VIEW: config["LINK_TOKEN_MAX_AGE"],
     }
     return ages[purpose] or None
 

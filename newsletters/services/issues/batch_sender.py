@@ -43,6 +43,7 @@ from newsletters.services.mail import mime, smtp, suppressions, verp
 from newsletters.services.mail.links import (
     PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
+    VIEW_PLACEHOLDER,
     ReaderLinks,
     headers_for,
 )
@@ -71,6 +72,9 @@ class Sender:
             feedback_id_value=mime.feedback_id(str(issue.uuid)[:8], newsletter.slug, "newsletter"),
         )
         self.links = ReaderLinks(newsletter)
+        # Without a public archive page, "View in browser" is each reader's own signed copy.
+        self.issue_uuid = str(issue.uuid)
+        self.view_per_reader = VIEW_PLACEHOLDER in f"{issue.text_body}{issue.html_body}"
 
     def run(self, progress=None) -> DeliveryReport:
         """Send until no pending delivery is left; ``progress(n)`` after each batch."""
@@ -174,14 +178,17 @@ class Sender:
     def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
         unsubscribe = self.links.unsubscribe(subscriber_uuid)  # signed once: body and header
         token = verp.token_for_delivery(delivery_id)  # names this copy: Message-ID and return path
+        links = {
+            UNSUBSCRIBE_PLACEHOLDER: unsubscribe,
+            PREFERENCES_PLACEHOLDER: self.links.preferences(subscriber_uuid),
+        }
+        if self.view_per_reader:
+            links[VIEW_PLACEHOLDER] = self.links.view(subscriber_uuid, self.issue_uuid)
         raw = self.template.render(
             address,
             verp.delivery_message_id(self.issue.uuid, token),
             headers=headers_for(unsubscribe),
-            links={
-                UNSUBSCRIBE_PLACEHOLDER: unsubscribe,
-                PREFERENCES_PLACEHOLDER: self.links.preferences(subscriber_uuid),
-            },
+            links=links,
         )
         transport.send(raw, address, verp.return_path(token))
         return SENT

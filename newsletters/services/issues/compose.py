@@ -23,6 +23,7 @@ from newsletters.models import (
     Story,
     utcnow,
 )
+from newsletters.services.branding import brand_of
 from newsletters.services.catalogue import (
     check_subject_template,
     newsletter_by_slug,
@@ -31,6 +32,7 @@ from newsletters.services.catalogue import (
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.sql import insert
 from newsletters.services.core.transactions import atomic
+from newsletters.services.issues import archive
 from newsletters.services.issues.schedule import (
     Period,
     current_period,
@@ -108,17 +110,23 @@ def render_issue(
     *,
     preferences_url: str = PREFERENCES_PLACEHOLDER,
     unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
+    view_url: str | None = None,
 ) -> RenderedEmail:
-    """The issue's text and HTML, with placeholders where each reader's own links go."""
+    """The issue's text and HTML, with placeholders where each reader's own links go.
+
+    ``view_url`` is its "View in browser" link (none without one): see ``archive.view_link``.
+    """
     return render_email(
         "issue",
         subject=subject_for(newsletter, issue),
         newsletter=newsletter,
+        brand=brand_of(newsletter),
         stories=stories,
         intro=issue.intro_override or newsletter.intro,
         period_label=period_label(issue.period_start, issue.period_end),
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe_url,
+        view_url=view_url,
     )
 
 
@@ -184,7 +192,7 @@ def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False)
 def _render_once(
     newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, force: bool
 ) -> None:
-    email = render_issue(newsletter, issue, stories)
+    email = render_issue(newsletter, issue, stories, view_url=archive.view_link(newsletter, issue))
     # Only one renderer wins; a concurrent run re-reads the winner's issue.
     _move(
         issue,
@@ -245,7 +253,14 @@ def preview(slug: str, now: datetime) -> tuple[Issue, RenderedEmail, int]:
     )
     stories = stories_between(newsletter, period.start, min(period.end, now))
     sample = links.external_url("public.lost_link")
-    email = render_issue(newsletter, issue, stories, preferences_url=sample, unsubscribe_url=sample)
+    email = render_issue(
+        newsletter,
+        issue,
+        stories,
+        preferences_url=sample,
+        unsubscribe_url=sample,
+        view_url=archive.view_link(newsletter, issue, otherwise=sample),
+    )
     return issue, email, len(stories)
 
 

@@ -11,6 +11,8 @@ TOKEN_MARK = "__TOKEN__"
 # Written into an issue rendered once, and replaced by each reader's own links.
 UNSUBSCRIBE_PLACEHOLDER = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES_PLACEHOLDER = "__NL_PREFERENCES_URL__"
+# "View in browser" for an issue with no public archive page: the reader's own signed copy.
+VIEW_PLACEHOLDER = "__NL_VIEW_URL__"
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -35,6 +37,7 @@ class ReaderLinks:
         self.unsubscribe_pattern = external_url("public.unsubscribe", token=TOKEN_MARK)
         self.preferences_signer = serializer(Purpose.PREFERENCES)
         self.unsubscribe_signer = serializer(Purpose.UNSUBSCRIBE)
+        self.view_pattern: str | None = None  # made when first needed
 
     def preferences(self, subscriber_uuid: str) -> str:
         """The reader's preference center."""
@@ -45,6 +48,14 @@ class ReaderLinks:
         """Leave this newsletter (or every newsletter, when made without one)."""
         token = self.unsubscribe_signer.dumps({"s": subscriber_uuid, "n": self.newsletter_uuid})
         return self.unsubscribe_pattern.replace(TOKEN_MARK, token)
+
+    def view(self, subscriber_uuid: str, issue_uuid: str) -> str:
+        """The reader's own copy of an issue on the web, with their own links (one signature)."""
+        if self.view_pattern is None:
+            self.view_pattern = external_url("archive.reader_copy", token=TOKEN_MARK)
+            self.view_signer = serializer(Purpose.VIEW)
+        token = self.view_signer.dumps({"s": subscriber_uuid, "i": issue_uuid})
+        return self.view_pattern.replace(TOKEN_MARK, token)
 
     def unsubscribe_headers(self, subscriber_uuid: str) -> dict[str, str]:
         """RFC 2369 and RFC 8058 headers so mail clients can offer one-click unsubscribe."""
