@@ -13,7 +13,6 @@ from tests.support.provider_webhooks import (
     reports,
     suppression,
 )
-from tests.support.readers import add_newsletter, add_readers
 
 SECRET = "generic-webhook-secret-for-tests"
 URL = WEBHOOK.format("generic")
@@ -23,11 +22,6 @@ URL = WEBHOOK.format("generic")
 def settings(settings):
     settings["BOUNCE_WEBHOOK_SECRET"] = SECRET
     return settings
-
-
-@pytest.fixture
-def reader(app) -> str:
-    return add_readers(app, add_newsletter(app), 1)[0]
 
 
 def _post(client, payload, secret=SECRET, headers=None):

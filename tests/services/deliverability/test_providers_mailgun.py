@@ -27,11 +27,6 @@ def settings(settings):
     return settings
 
 
-@pytest.fixture
-def reader(app) -> str:
-    return add_readers(app, add_newsletter(app), 1)[0]
-
-
 def _post(client, event_data, signature=None):
     payload = {"signature": signature or mailgun_sign(KEY), "event-data": event_data}
     return client.post(URL, json=payload)

@@ -14,7 +14,6 @@ from tests.support.provider_webhooks import (
     reports,
     suppression,
 )
-from tests.support.readers import add_newsletter, add_readers
 
 USER, PASSWORD = "postmark", "a-long-webhook-password"
 URL = WEBHOOK.format("postmark")
@@ -24,11 +23,6 @@ URL = WEBHOOK.format("postmark")
 def settings(settings):
     settings.update(POSTMARK_WEBHOOK_USER=USER, POSTMARK_WEBHOOK_PASSWORD=PASSWORD)
     return settings
-
-
-@pytest.fixture
-def reader(app) -> str:
-    return add_readers(app, add_newsletter(app), 1)[0]
 
 
 def _post(client, payload, auth=(USER, PASSWORD)):

@@ -68,11 +68,6 @@ def sns(app):
         yield Sns(signer, server)
 
 
-@pytest.fixture
-def reader(app) -> str:
-    return add_readers(app, add_newsletter(app), 1)[0]
-
-
 def _post(client, envelope):
     body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
     headers = {

@@ -18,7 +18,6 @@ from tests.support.provider_webhooks import (
     reports,
     suppression,
 )
-from tests.support.readers import add_newsletter, add_readers
 from tests.support.ses_feedback import (
     TOPIC,
     SnsSigner,
@@ -34,11 +33,6 @@ URL = WEBHOOK.format("ses")
 def settings(settings):
     settings["SES_TOPIC_ARNS"] = [TOPIC]
     return settings
-
-
-@pytest.fixture
-def reader(app) -> str:
-    return add_readers(app, add_newsletter(app), 1)[0]
 
 
 @pytest.fixture
