@@ -104,3 +104,11 @@ class IdempotencyConflict(NewsletterError):
     status = 409
     code = "idempotency_conflict"
     message = "That Idempotency-Key was already used for a different request."
+
+
+class IssueStateConflict(NewsletterError):
+    """An issue that is not in a state for this: editing one that is sending, pausing a draft."""
+
+    status = 409
+    code = "issue_state"
+    message = "This issue has started sending; it can no longer be edited."

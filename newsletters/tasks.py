@@ -17,6 +17,7 @@ from newsletters.services.readers import imports
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
 SEND_DIGEST = runs.SEND_DIGEST_TASK
+START_ISSUE = runs.START_ISSUE_TASK
 POLL_BOUNCE_MAILBOX = "newsletters.poll_bounce_mailbox"
 PRUNE_BOUNCE_REPORTS = "newsletters.prune_bounce_reports"
 
@@ -100,6 +101,13 @@ def send_issue(issue_id: int) -> str:
     """Claim and send batches of one issue until none is left; many run at once safely."""
     report = runs.send_issue_batches(issue_id)
     return f"sent {report.sent}, failed {report.failed}, bounced {report.bounced}"
+
+
+@shared_task(name=START_ISSUE)
+def start_issue(issue_id: int) -> str:
+    """Make an issue's deliveries and queue its batches ("Send now" and "Resume")."""
+    runs.start_issue(issue_id)
+    return f"started issue {issue_id}"
 
 
 @shared_task(name=imports.RUN_TASK)

@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from newsletters.cli import issue_control  # noqa: F401  (adds send control to flask digest)
 from newsletters.cli.bounces import bounces_cli
 from newsletters.cli.catalogue import newsletter_cli
 from newsletters.cli.issues import digest_cli, feeds_cli

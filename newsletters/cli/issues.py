@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from newsletters.errors import NewsletterError
 from newsletters.models import utcnow
-from newsletters.services.issues import compose, feeds, runs
+from newsletters.services.issues import editing, feeds, runs
 
 digest_cli = AppGroup("digest", help="Send and preview newsletters' issues (what cron runs).")
 feeds_cli = AppGroup("feeds", help="Import stories from newsletters' RSS and Atom feeds.")
@@ -91,7 +91,7 @@ def send_issues(slug, force, dry_run, executor, connections):
 def preview_issue(slug, out):
     """Render the next issue as it stands now (HTML, plus a .txt beside it)."""
     try:
-        issue, email, stories = compose.preview(slug, utcnow())
+        issue, email, stories = editing.preview_next(slug, utcnow())
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     out = out or Path(f"{slug}-{issue.period_end:%Y-%m-%d}.html")
@@ -108,7 +108,7 @@ def preview_issue(slug, out):
 def edit_issue(slug, subject, intro):
     """Give the next issue its own subject or intro before it goes out."""
     try:
-        issue = compose.set_overrides(slug, utcnow(), subject, intro)
+        issue = editing.set_overrides(slug, utcnow(), subject, intro)
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     click.echo(f"the issue ending {issue.period_end:%Y-%m-%d %H:%M} UTC will use your changes")

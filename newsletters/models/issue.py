@@ -61,10 +61,12 @@ class Story(db.Model):
 class IssueStatus(enum.StrEnum):
     """Where an issue is in its life."""
 
-    DRAFT = "draft"  # exists for its overrides; not rendered yet
+    DRAFT = "draft"  # being edited (and perhaps scheduled: ``send_at``); not rendered yet
     SENDING = "sending"  # rendered once; deliveries being made
+    PAUSED = "paused"  # rendered; an editor stopped the senders, the rest are waiting
     SENT = "sent"  # every delivery has an outcome
     EMPTY = "empty"  # its period had no stories, so nobody got it
+    CANCELLED = "cancelled"  # an editor stopped it for good; nobody else gets it
 
 
 class Issue(db.Model):
@@ -81,9 +83,18 @@ class Issue(db.Model):
     status: Mapped[IssueStatus] = mapped_column(
         enum_column_type(IssueStatus), default=IssueStatus.DRAFT
     )
-    # Per-issue overrides of the newsletter's subject template and intro.
+    # The editor's desk: overrides of the newsletter's subject template and intro, the
+    # preview line inboxes show after the subject, and the stories' order and choice.
     subject_override: Mapped[str | None] = mapped_column(String(300))
     intro_override: Mapped[str | None] = mapped_column(Text)
+    preheader: Mapped[str | None] = mapped_column(String(250))
+    # Story ids in the editor's order (stories added by URL among them); the period's
+    # other stories follow in their usual order. None until an editor arranges them.
+    story_order: Mapped[list[int] | None] = mapped_column(JSON)
+    excluded_story_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # When an editor scheduled it (or pressed "Send now"); None: the newsletter's slot.
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What every recipient gets, rendered once; only their own links differ.
     subject: Mapped[str | None] = mapped_column(String(300))
     text_body: Mapped[str | None] = mapped_column(Text)
@@ -112,7 +123,7 @@ class DeliveryStatus(enum.StrEnum):
     BOUNCED = "bounced"  # the server refused the address for good; it is suppressed
     SUPPRESSED = "suppressed"  # not sent: the address is on the suppression list
     SKIPPED = "skipped"  # not sent: the reader left before their turn came
-    CANCELLED = "cancelled"  # failed, and an admin decided not to try again
+    CANCELLED = "cancelled"  # not sent: an editor cancelled the issue, or gave up retrying
 
 
 class Delivery(db.Model):

@@ -10,7 +10,7 @@ from newsletters.errors import InvalidInput
 from newsletters.models import utcnow
 from newsletters.services import catalogue
 from newsletters.services.catalogue import all_newsletters
-from newsletters.services.issues import compose, overview, stories
+from newsletters.services.issues import editing, overview, stories
 from newsletters.services.issues.stories import StoryInput
 
 
@@ -129,7 +129,7 @@ def old_issues_list():
 @bp.get("/issues/<slug>/preview")
 def preview_issue(slug: str):
     """The next issue as readers would see it, as it stands now."""
-    _, email, _ = compose.preview(slug, utcnow())
+    _, email, _ = editing.preview_next(slug, utcnow())
     return Response(email.html, headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP})
 
 
@@ -143,7 +143,7 @@ def test_issue(slug: str):
                 "issue.test",
                 "newsletter",
                 slug,
-                lambda: compose.send_test(slug, form.address.data, utcnow()),
+                lambda: editing.send_test_of_next(slug, form.address.data, utcnow()),
                 detail={"to": form.address.data},
             )
         except InvalidInput as error:

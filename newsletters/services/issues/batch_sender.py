@@ -7,6 +7,11 @@ answers, before the batch is written to the database. Any number may run at
 once, on any number of machines. Reads and writes are per batch, never per
 reader, and memory holds one batch. A message whose domain is being paced
 waits at the back of its batch while the others go (``batch_queue``).
+
+Between messages, at most once a second, a sender reads its issue's status: when
+an editor has paused or cancelled the issue it stops mid-batch, writes what it
+sent, and gives back the rest (see :mod:`.control`). Nothing is claimed from an
+issue that is not sending.
 """
 
 import os
@@ -22,6 +27,7 @@ from newsletters.models import (
     Delivery,
     DeliveryStatus,
     Issue,
+    IssueStatus,
     Subscriber,
     Subscription,
     SubscriptionStatus,
@@ -36,6 +42,7 @@ from newsletters.services.issues.deliveries import (
     SUPPRESSED,
     DeliveryReport,
     Outcomes,
+    release_claim,
     write_outcomes,
 )
 from newsletters.services.issues.journal import Journal
@@ -47,6 +54,9 @@ from newsletters.services.mail.links import (
     ReaderLinks,
     headers_for,
 )
+
+# How often a sender asks whether its issue was paused or cancelled (one tiny read).
+STATUS_CHECK_SECONDS = 1.0
 
 
 def _claim_token() -> tuple[str, str]:
@@ -60,6 +70,9 @@ class Sender:
     def __init__(self, issue: Issue) -> None:
         newsletter = issue.newsletter
         self.issue = issue
+        # Plain values: the session expires the issue at every commit, and reading it
+        # again would cost a statement per batch.
+        self.issue_id = issue.id
         self.newsletter_id = newsletter.id
         self.batch_size = current_app.config["DIGEST_BATCH_SIZE"]
         self.template = mime.MessageTemplate(
@@ -75,6 +88,17 @@ class Sender:
         # Without a public archive page, "View in browser" is each reader's own signed copy.
         self.issue_uuid = str(issue.uuid)
         self.view_per_reader = VIEW_PLACEHOLDER in f"{issue.text_body}{issue.html_body}"
+        self.next_status_check = 0.0
+
+    def _stopped(self) -> str | None:
+        """'paused' or 'cancelled' once an editor has stopped the issue; checked once a second."""
+        if time.monotonic() < self.next_status_check:
+            return None
+        self.next_status_check = time.monotonic() + STATUS_CHECK_SECONDS
+        # Each statement sees what has been committed (PostgreSQL's READ COMMITTED; SQLite
+        # reads outside a transaction here), so an editor's pause is seen at the next check.
+        status = db.session.scalar(select(Issue.status).where(Issue.id == self.issue_id))
+        return None if status == IssueStatus.SENDING else str(status)
 
     def run(self, progress=None) -> DeliveryReport:
         """Send until no pending delivery is left; ``progress(n)`` after each batch."""
@@ -86,15 +110,20 @@ class Sender:
                 report.add(batch)
                 if progress is not None:
                     progress(batch.handled)
-                if batch.error:
+                if batch.error or batch.stopped:
+                    report.stopped = batch.stopped
                     break
         return report
 
     def _claim(self) -> tuple[str, str, list[int]] | None:
         token, key = _claim_token()
+        sending = select(Issue.id).where(
+            Issue.id == self.issue_id, Issue.status == IssueStatus.SENDING
+        )
         pending = (
             select(Delivery.id)
-            .where(Delivery.issue_id == self.issue.id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.issue_id == self.issue_id, Delivery.status == DeliveryStatus.PENDING)
+            .where(sending.exists())
             .order_by(Delivery.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
@@ -139,9 +168,11 @@ class Sender:
         # Half the claim timeout: the batch is written long before its claim looks abandoned.
         timeout = current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"]
         line = BatchQueue(recipients, deadline=time.monotonic() + timeout / 2)
-        error = None
+        error = stopped = None
         try:
             for delivery_id, subscriber_uuid, address, status in line:
+                if stopped := self._stopped():
+                    break
                 if address is None or status != SubscriptionStatus.ACTIVE:
                     outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
                 elif address in suppressed:
@@ -166,13 +197,13 @@ class Sender:
                 journal.record(delivery_id, outcome, detail)
                 outcomes.add(delivery_id, outcome, detail)
             write_outcomes(self.issue, token, outcomes)
-            if error or line.left:
-                _release(token)
+            if error or stopped or line.left:
+                release_claim(token, self.issue_id)
             journal.discard()
         finally:
             journal.close()  # after a failure the journal stays, for recovery to read
         report = outcomes.report()
-        report.error = error
+        report.error, report.stopped = error, stopped
         return report
 
     def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
@@ -186,21 +217,9 @@ class Sender:
             links[VIEW_PLACEHOLDER] = self.links.view(subscriber_uuid, self.issue_uuid)
         raw = self.template.render(
             address,
-            verp.delivery_message_id(self.issue.uuid, token),
+            verp.delivery_message_id(self.issue_uuid, token),
             headers=headers_for(unsubscribe),
             links=links,
         )
         transport.send(raw, address, verp.return_path(token))
         return SENT
-
-
-def _release(token: str) -> None:
-    """Give back a claim's unsent rows, untouched: the server cannot be reached, or their
-    domains had no slot before the batch had to end."""
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()

@@ -25,14 +25,12 @@ from newsletters.models import (
 )
 from newsletters.services.branding import brand_of
 from newsletters.services.catalogue import (
-    check_subject_template,
     newsletter_by_slug,
     subject_template_problem,
 )
-from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.sql import insert
-from newsletters.services.core.transactions import atomic
 from newsletters.services.issues import archive
+from newsletters.services.issues.lineup import lineup
 from newsletters.services.issues.schedule import (
     Period,
     current_period,
@@ -42,7 +40,6 @@ from newsletters.services.issues.schedule import (
     period_label,
 )
 from newsletters.services.issues.stories import stories_between
-from newsletters.services.mail import links, outbox
 from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletters.services.mail.render import RenderedEmail, render_email, subject_text
 
@@ -50,17 +47,26 @@ DEFAULT_SUBJECT = "{name}: {date}"
 MAX_ISSUE_SUBJECT = Issue.subject.type.length  # what the issue's subject column holds
 
 
+# What a run says of a period whose issue has already left its draft.
+ACTIONS = {
+    IssueStatus.SENDING: "sending",
+    IssueStatus.PAUSED: "paused",
+    IssueStatus.SENT: "already sent",
+    IssueStatus.CANCELLED: "cancelled",
+}
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a run should do for one newsletter now, and why."""
 
     period: Period
-    action: str  # send, sending, not due, empty, already sent
+    action: str  # send, sending, paused, scheduled, not due, empty, already sent, cancelled
     issue: Issue | None
     stories: list[Story]
 
 
-def _existing_issue(newsletter: Newsletter, period: Period) -> Issue | None:
+def existing_issue(newsletter: Newsletter, period: Period) -> Issue | None:
     return db.session.scalar(
         select(Issue).where(
             Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
@@ -78,7 +84,7 @@ def next_period(newsletter: Newsletter, now: datetime) -> Period:
     if period.end <= newsletter.created_at:
         period = current_period(newsletter, now)
     for _ in range(3):  # the ended period, the running one, the one after it
-        issue = _existing_issue(newsletter, period)
+        issue = existing_issue(newsletter, period)
         if issue is None or issue.status == IssueStatus.DRAFT:
             return period
         period = period_after(newsletter, period)
@@ -123,6 +129,7 @@ def render_issue(
         brand=brand_of(newsletter),
         stories=stories,
         intro=issue.intro_override or newsletter.intro,
+        preheader=issue.preheader or "",
         period_label=period_label(issue.period_start, issue.period_end),
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe_url,
@@ -149,7 +156,7 @@ def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -
         )
         .on_conflict_do_nothing(index_elements=["newsletter_id", "period_start"])
     )
-    return _existing_issue(newsletter, period)
+    return existing_issue(newsletter, period)
 
 
 def decide(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Decision:
@@ -161,11 +168,16 @@ def decide(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Dec
     empty issues.
     """
     period = current_period(newsletter, now) if force else due_period(newsletter, now)
-    issue = _existing_issue(newsletter, period)
-    stories = stories_between(newsletter, period.start, min(period.end, now))
+    issue = existing_issue(newsletter, period)
+    if issue is None:
+        stories = stories_between(newsletter, period.start, min(period.end, now))
+    else:
+        stories = lineup(newsletter, issue, now)
     if issue is not None and issue.status != IssueStatus.DRAFT:
-        action = {IssueStatus.SENDING: "sending", IssueStatus.SENT: "already sent"}
-        return Decision(period, action.get(issue.status, "empty"), issue, stories)
+        return Decision(period, ACTIONS.get(issue.status, "empty"), issue, stories)
+    if issue is not None and issue.send_at is not None and not force:
+        # An editor chose the time: the slot passes it by (see ``prepare_scheduled``).
+        return Decision(period, "scheduled", issue, stories)
     if not force and period.end <= newsletter.created_at:
         return Decision(period, "not due", issue, stories)  # the newsletter did not exist yet
     if not stories and not newsletter.send_when_empty:
@@ -181,7 +193,7 @@ def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False)
         issue = issue_for(newsletter, decision.period, forced=force)
         db.session.commit()
         if decision.action == "send":
-            _render_once(newsletter, issue, decision.stories, now, force)
+            start_sending(newsletter, issue, decision.stories, now, forced=force)
         else:
             _move(issue, IssueStatus.DRAFT, status=IssueStatus.EMPTY, completed_at=now)
         db.session.refresh(issue)
@@ -189,22 +201,62 @@ def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False)
     return decision
 
 
-def _render_once(
-    newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, force: bool
-) -> None:
-    email = render_issue(newsletter, issue, stories, view_url=archive.view_link(newsletter, issue))
-    # Only one renderer wins; a concurrent run re-reads the winner's issue.
-    _move(
-        issue,
-        IssueStatus.DRAFT,
-        status=IssueStatus.SENDING,
-        subject=email.subject,
-        text_body=email.text,
-        html_body=email.html,
-        story_ids=[story.id for story in stories],
-        rendered_at=now,
-        forced=force,
+def start_sending(
+    newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, *, forced: bool
+) -> bool:
+    """Render the draft once, as it stands, and mark it sending; False if it was no draft.
+
+    Only one renderer wins; a concurrent run (or an editor's save) finds it sending.
+    """
+    return _move(
+        issue, IssueStatus.DRAFT, **sending_values(newsletter, issue, stories, now, forced)
     )
+
+
+def sending_values(
+    newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, forced: bool
+) -> dict:
+    """The issue's columns once rendered, as every reader will get it: the one rendering."""
+    email = render_issue(newsletter, issue, stories, view_url=archive.view_link(newsletter, issue))
+    return {
+        "status": IssueStatus.SENDING,
+        "subject": email.subject,
+        "text_body": email.text,
+        "html_body": email.html,
+        "story_ids": [story.id for story in stories],
+        "rendered_at": now,
+        "forced": forced,
+    }
+
+
+def prepare_scheduled(slug: str | None, now: datetime) -> list[Issue]:
+    """Start every draft whose editor-chosen time has come, with its stories up to now.
+
+    A draft whose lineup is empty, and whose newsletter does not send empty issues,
+    is marked empty instead: nobody gets a blank issue.
+    """
+    query = (
+        select(Issue)
+        .join(Newsletter)
+        .where(
+            Issue.status == IssueStatus.DRAFT,
+            Issue.send_at.is_not(None),
+            Issue.send_at <= now,
+            Newsletter.in_service,
+        )
+    )
+    if slug:
+        query = query.where(Newsletter.slug == slug)
+    started = []
+    for issue in db.session.scalars(query.order_by(Issue.send_at, Issue.id)).all():
+        newsletter = issue.newsletter
+        stories = lineup(newsletter, issue, now)
+        if stories or newsletter.send_when_empty:
+            if start_sending(newsletter, issue, stories, now, forced=issue.period_end > now):
+                started.append(issue)
+        else:
+            _move(issue, IssueStatus.DRAFT, status=IssueStatus.EMPTY, completed_at=now)
+    return started
 
 
 def _move(issue: Issue, expected: IssueStatus, **values) -> bool:
@@ -242,52 +294,3 @@ def unfinished_issues(slug: str | None = None) -> list[Issue]:
     if slug:
         query = query.where(Newsletter.slug == slug)
     return list(db.session.scalars(query.order_by(Issue.id)))
-
-
-def preview(slug: str, now: datetime) -> tuple[Issue, RenderedEmail, int]:
-    """The next issue to go out, as it stands now, with sample links; nothing is written."""
-    newsletter = newsletter_by_slug(slug)
-    period = next_period(newsletter, now)
-    issue = _existing_issue(newsletter, period) or Issue(
-        newsletter=newsletter, period_start=period.start, period_end=period.end
-    )
-    stories = stories_between(newsletter, period.start, min(period.end, now))
-    sample = links.external_url("public.lost_link")
-    email = render_issue(
-        newsletter,
-        issue,
-        stories,
-        preferences_url=sample,
-        unsubscribe_url=sample,
-        view_url=archive.view_link(newsletter, issue, otherwise=sample),
-    )
-    return issue, email, len(stories)
-
-
-@atomic
-def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | None) -> Issue:
-    """Give the next issue its own subject or intro, before it is sent."""
-    newsletter = newsletter_by_slug(slug)
-    if subject is not None:
-        check_subject_template(subject)
-    issue = issue_for(newsletter, next_period(newsletter, now))
-    if issue.status != IssueStatus.DRAFT:
-        raise InvalidInput("That issue has already gone out; it can no longer be changed.")
-    if subject is not None:
-        issue.subject_override = subject.strip() or None
-    if intro is not None:
-        issue.intro_override = intro.strip() or None
-    return issue
-
-
-@atomic
-def send_test(slug: str, address: str, now: datetime) -> str:
-    """Mail the next issue, as it stands, to one address (sample links; nobody's data)."""
-    target = normalize_email(address)
-    _, email, _ = preview(slug, now)
-    outbox.enqueue(
-        kind=outbox.OutboxKind.TEST,
-        to=target,
-        email=RenderedEmail(subject=f"[Test] {email.subject}", text=email.text, html=email.html),
-    )
-    return target

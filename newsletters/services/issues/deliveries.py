@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, select, update
 
 from newsletters.extensions import db
 from newsletters.models import (
@@ -52,12 +52,14 @@ class DeliveryReport:
     suppressed: int = 0
     skipped: int = 0
     error: str | None = None
+    stopped: str | None = None  # "paused" or "cancelled": an editor stopped the issue
 
     def add(self, other: "DeliveryReport") -> None:
         """Fold another sender's numbers into this one."""
         for name in (SENT, FAILED, BOUNCED, SUPPRESSED, SKIPPED):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.error = self.error or other.error
+        self.stopped = self.stopped or other.stopped
 
     @property
     def handled(self) -> int:
@@ -220,6 +222,29 @@ def write_outcomes(issue: Issue, token: str, outcomes: Outcomes) -> None:
             outcomes.bounced_addresses, SuppressionReason.BOUNCED, "refused during an issue"
         )
     db.session.commit()
+
+
+def release_claim(token: str, issue_id: int) -> int:
+    """Give back a claim's unsent rows, untouched: the server cannot be reached, their
+    domains had no slot before the batch had to end, or the issue was paused. Rows of
+    an issue cancelled meanwhile are cancelled, not put back in line."""
+    cancelled = (
+        select(Issue.status).where(Issue.id == issue_id).scalar_subquery() == IssueStatus.CANCELLED
+    )
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+        .values(
+            status=case(
+                (cancelled, DeliveryStatus.CANCELLED.value), else_=DeliveryStatus.PENDING.value
+            ),
+            claim_token=None,
+            claimed_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 # --- the state of an issue ----------------------------------------------------------------

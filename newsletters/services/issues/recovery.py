@@ -11,11 +11,16 @@ import socket
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from newsletters.extensions import db
 from newsletters.models import Delivery, DeliveryStatus, Issue, utcnow
-from newsletters.services.issues.deliveries import OUTCOME_STATUS, Outcomes, write_outcomes
+from newsletters.services.issues.deliveries import (
+    OUTCOME_STATUS,
+    Outcomes,
+    release_claim,
+    write_outcomes,
+)
 from newsletters.services.issues.journal import read_journal, remove_journal
 
 log = logging.getLogger(__name__)
@@ -58,19 +63,13 @@ def recover_abandoned_claims(issue: Issue) -> int:
             if outcome in OUTCOME_STATUS:
                 outcomes.add(delivery_id, outcome, error)
         write_outcomes(issue, token, outcomes)
-        result = db.session.execute(
-            update(Delivery)
-            .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
-            .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        requeued = release_claim(token, issue.id)
         remove_journal(key)
-        released += result.rowcount
+        released += requeued
         log.warning(
             "recovered an abandoned batch of issue %s: %d outcomes from its journal, %d requeued",
             issue.id,
             sum(len(v) for v in outcomes.ids.values()),
-            result.rowcount,
+            requeued,
         )
     return released

@@ -4,6 +4,7 @@ The CLI and the Celery tasks call these; the rules they apply live in
 :mod:`digests` (what is due, rendered once) and :mod:`deliveries` (exactly once).
 """
 
+import logging
 import math
 import threading
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Issue, IssueStatus, utcnow
@@ -20,6 +22,7 @@ from newsletters.services.issues.deliveries import DeliveryReport
 from newsletters.services.issues.schedule import Period
 
 SEND_DIGEST_TASK = "newsletters.send_digest"
+START_ISSUE_TASK = "newsletters.start_issue"
 MAX_FAN_OUT = 256
 WAIT_POLL_SECONDS = 0.5
 # Counting a very large issue's deliveries takes a while: following it may cost the
@@ -28,6 +31,8 @@ POLL_COST_SHARE = 0.05
 RECOVER_EVERY_SECONDS = 2.0
 
 # progress(digest, total) returns a callable taking how many more deliveries are done.
+log = logging.getLogger(__name__)
+
 ProgressFactory = Callable[[Issue, int], Callable[[int], None]]
 
 
@@ -36,7 +41,9 @@ class IssueRun:
     """What one run did for one newsletter."""
 
     newsletter: str
-    outcome: str  # sent, incomplete, empty, not due, already sent, would send, would resume
+    # sent, incomplete, paused, cancelled, empty, not due, scheduled, already sent,
+    # would send, would resume
+    outcome: str
     period: Period | None = None
     total: int = 0
     stories: int = 0
@@ -56,7 +63,7 @@ class IssueRun:
         line = f"{self.newsletter}{period}: {self.outcome}"
         if self.outcome == "would send":
             return f"{line} {self.stories} stories to {self.total} readers"
-        if self.outcome in ("sent", "incomplete"):
+        if self.outcome in ("sent", "incomplete", "paused", "cancelled"):
             r = self.report
             rate = r.sent / self.seconds if self.seconds > 0 else 0.0
             line += (
@@ -99,6 +106,7 @@ def send_due_issues(
     """Send every due issue, and finish every issue still being sent."""
     now = now or utcnow()
     runs = []
+    compose.prepare_scheduled(slug, now)  # drafts whose editor-chosen time has come
     for newsletter in compose.newsletters_for_sending(slug):
         decision = compose.prepare_issue(newsletter, now, force=force)
         if decision.action not in ("send", "sending"):
@@ -132,9 +140,13 @@ def send_issue(
     else:
         report = _send_inline(issue, connections, advance)
     done = deliveries.finish_if_done(issue)
+    db.session.refresh(issue)
+    outcome = "sent" if done else "incomplete"
+    if issue.status in (IssueStatus.PAUSED, IssueStatus.CANCELLED):
+        outcome = issue.status.value
     return IssueRun(
         issue.newsletter.slug,
-        "sent" if done else "incomplete",
+        outcome,
         _period(issue),
         total=total,
         stories=len(issue.story_ids or []),
@@ -186,6 +198,8 @@ def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryR
     while counts["pending"] + counts["sending"]:
         time.sleep(pause)
         db.session.expire_all()
+        if _stopped(issue) and not counts["sending"]:
+            break  # paused or cancelled, and every worker has given its batch back
         if time.monotonic() >= next_recovery:
             _dispatch(issue, recovery.recover_abandoned_claims(issue))
             next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
@@ -215,6 +229,11 @@ def _dispatch(issue: Issue, waiting: int) -> None:
         celery.send_task(SEND_DIGEST_TASK, args=[issue.id])
 
 
+def _stopped(issue: Issue) -> bool:
+    status = db.session.scalar(select(Issue.status).where(Issue.id == issue.id))
+    return status != IssueStatus.SENDING
+
+
 def _settled(counts: dict[str, int]) -> int:
     return sum(counts.values()) - counts["pending"] - counts["sending"]
 
@@ -226,4 +245,49 @@ def send_issue_batches(issue_id: int) -> DeliveryReport:
         return DeliveryReport()
     # A batch a dead worker on this machine left behind is settled from its journal first.
     recovery.recover_abandoned_claims(issue)
-    return batch_sender.Sender(issue).run()
+    report = batch_sender.Sender(issue).run()
+    deliveries.finish_if_done(issue)  # the last worker out marks the issue sent
+    return report
+
+
+def start_issue(issue_id: int) -> None:
+    """Make an issue's deliveries and hand its batches to Celery workers (the task behind
+    "Send now" and "Resume"); the workers mark it sent when they are done."""
+    issue = db.session.get(Issue, issue_id)
+    if issue is None or issue.status != IssueStatus.SENDING:
+        return
+    deliveries.materialize(issue)
+    deliveries.requeue_failed(issue)
+    recovery.recover_abandoned_claims(issue)
+    counts = deliveries.status_counts(issue)
+    _dispatch(issue, counts["pending"] + counts["sending"])
+    deliveries.finish_if_done(issue)
+
+
+def send_in_background(issue: Issue) -> str:
+    """Start sending an issue without waiting for it: on Celery workers when there is a
+    broker, else on a thread of this process. Either way, if it stops halfway (a worker
+    or this process dies), the next ``flask digest send`` finishes it, each reader once.
+
+    Returns where it went: "celery" or "thread".
+    """
+    app = current_app._get_current_object()
+    celery = app.extensions.get("celery")
+    if app.config["CELERY_BROKER_URL"] and celery is not None:
+        try:
+            celery.send_task(START_ISSUE_TASK, args=[issue.id])
+            return "celery"
+        except Exception:  # a broker outage must not stop the send: do it here
+            log.warning("could not reach the Celery broker; sending issue %s here", issue.id)
+
+    def work(issue_id: int) -> None:
+        with app.app_context():
+            try:
+                send_issue(db.session.get(Issue, issue_id))
+            except Exception:  # the next cron run finishes what this left
+                log.exception("sending issue %s in the background stopped", issue_id)
+            finally:
+                db.session.remove()
+
+    threading.Thread(target=work, args=(issue.id,), name=f"issue-{issue.id}", daemon=True).start()
+    return "thread"

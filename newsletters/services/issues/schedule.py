@@ -22,23 +22,23 @@ class Period:
     end: datetime
 
 
-def _zone() -> ZoneInfo:
+def zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
 def local(moment: datetime) -> datetime:
     """``moment`` on the publisher's wall clock (``TIMEZONE``)."""
-    return moment.astimezone(_zone())
+    return moment.astimezone(zone())
 
 
 def _slot(newsletter: Newsletter, day: date) -> datetime:
     """The send time on ``day``, local wall-clock time, in UTC."""
-    return datetime.combine(day, time(newsletter.send_hour), tzinfo=_zone()).astimezone(UTC)
+    return datetime.combine(day, time(newsletter.send_hour), tzinfo=zone()).astimezone(UTC)
 
 
 def _last_slot_day(newsletter: Newsletter, moment: datetime) -> date:
     """The local date of the latest send slot at or before ``moment``."""
-    local = moment.astimezone(_zone())
+    local = moment.astimezone(zone())
     day = local.date() - timedelta(days=(local.weekday() - newsletter.send_weekday) % 7)
     if _slot(newsletter, day) > moment:
         day -= timedelta(days=7)
@@ -59,14 +59,14 @@ def current_period(newsletter: Newsletter, now: datetime) -> Period:
 
 def period_after(newsletter: Newsletter, period: Period) -> Period:
     """The period that starts when ``period`` ends."""
-    day = period.end.astimezone(_zone()).date()
+    day = period.end.astimezone(zone()).date()
     return Period(_slot(newsletter, day), _slot(newsletter, day + timedelta(days=7)))
 
 
 def period_label(start: datetime, end: datetime) -> str:
     """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time."""
-    first = start.astimezone(_zone())
-    last = (end - timedelta(seconds=1)).astimezone(_zone())
+    first = start.astimezone(zone())
+    last = (end - timedelta(seconds=1)).astimezone(zone())
     if (first.year, first.month) == (last.year, last.month):
         return f"{first.day} – {last.day} {last:%B %Y}"
     if first.year == last.year:

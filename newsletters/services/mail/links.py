@@ -15,6 +15,13 @@ PREFERENCES_PLACEHOLDER = "__NL_PREFERENCES_URL__"
 VIEW_PLACEHOLDER = "__NL_VIEW_URL__"
 
 
+def fill_sample_links(body: str, sample_url: str) -> str:
+    """A rendered issue's body with one sample link where each reader's own links go."""
+    for placeholder in (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER, VIEW_PLACEHOLDER):
+        body = body.replace(placeholder, sample_url)
+    return body
+
+
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL for ``endpoint`` on the configured site, request or not."""
     site = urlsplit(current_app.config["SITE_URL"])
