@@ -223,10 +223,14 @@ def close_waiting(issue: Issue) -> int:
 
 def progress(issue: Issue) -> Progress:
     """How far the issue has gone: one grouped count of its deliveries."""
-    counts = deliveries.status_counts(issue)
-    if issue.status == IssueStatus.DRAFT and issue.materialized_at is None:
+    if issue.materialized_at is None and issue.status in (
+        IssueStatus.DRAFT,
+        IssueStatus.SENDING,
+        IssueStatus.PAUSED,
+    ):  # no delivery rows yet: the readers it would go to now
         total = deliveries.recipient_count(issue.newsletter_id)
-        return Progress("draft", total, 0, total, 0, 0, issue.send_at)
+        return Progress(issue.status.value, total, 0, total, 0, 0, issue.send_at)
+    counts = deliveries.status_counts(issue)
     waiting = counts["pending"] + counts["sending"]
     not_sent = sum(counts[s] for s in ("bounced", "suppressed", "skipped", "cancelled"))
     return Progress(

@@ -3,6 +3,7 @@ editor may do about failures (give up on them, or try them again with the next r
 
 from sqlalchemy import func, select, update
 
+from newsletters.errors import IssueStateConflict
 from newsletters.extensions import db
 from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus, utcnow
 from newsletters.services.core import sql
@@ -47,8 +48,13 @@ def cancel_failures(public_id: str) -> int:
 
 @atomic
 def resend_failures(public_id: str) -> int:
-    """Put an issue's failed deliveries back in line, with fresh attempts, for the next run."""
+    """Put an issue's failed deliveries back in line, with fresh attempts, for the next run.
+
+    Not for a cancelled issue: nobody still waiting gets one of those, ever.
+    """
     issue = issue_by_uuid(public_id)
+    if issue.status == IssueStatus.CANCELLED:
+        raise IssueStateConflict("This issue was cancelled; nothing more is sent.")
     result = db.session.execute(
         update(Delivery)
         .where(
