@@ -173,3 +173,51 @@ def test_a_cancelled_send_sends_nothing_more_ever(app, settings, smtp_server, we
     assert len(smtp_server.envelopes) == stopped_at
     assert _statuses(app) == Counter({"sent": stopped_at, "cancelled": 600 - stopped_at})
     assert set(Counter(smtp_server.recipients).values()) == {1}
+
+
+def _celery_worker(settings):
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "newsletters.tasks", "worker", "--pool=threads",
+         "--concurrency=2", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
+         "--without-mingle"],
+        cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+
+
+def test_a_pause_stops_celery_workers_and_the_run_following_them(
+    app, settings, smtp_server, weekly, redis_url
+):
+    import secrets
+
+    readers = add_readers(app, weekly, 800)
+    settings.update(
+        CELERY_BROKER_URL=redis_url,
+        CELERY_QUEUE=f"newsletters-test-{secrets.token_hex(6)}",
+        DIGEST_BATCH_SIZE=100,
+        MAIL_RATE_LIMIT=150,
+    )
+    worker = _celery_worker(settings)
+    try:
+        run = _flask(settings, "digest", "send", "--executor", "celery")
+        _wait_until(lambda: len(smtp_server.envelopes) >= 200, what="the first messages")
+        pause = _flask(settings, "digest", "pause", "the-weekly")
+        assert pause.communicate(timeout=60)[0] and pause.returncode == 0
+        output = run.communicate(timeout=20)[0]
+        assert ": paused;" in output, output
+        stopped_at = len(smtp_server.envelopes)
+        time.sleep(2)
+        assert len(smtp_server.envelopes) == stopped_at, "a worker went on sending"
+        assert _statuses(app)["sending"] == 0
+
+        resume = _flask(settings, "digest", "resume", "the-weekly")
+        assert resume.communicate(timeout=60)[0] and resume.returncode == 0
+        settings["MAIL_RATE_LIMIT"] = 0
+        finish = _flask(settings, "digest", "send", "--executor", "celery")
+        output = finish.communicate(timeout=180)[0]
+        assert finish.returncode == 0 and ": sent;" in output, output
+    finally:
+        worker.terminate()
+        worker_output = worker.communicate(timeout=30)[0]
+    received = Counter(smtp_server.recipients)
+    assert set(received) == set(readers) and set(received.values()) == {1}, worker_output
