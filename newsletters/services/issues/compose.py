@@ -229,12 +229,8 @@ def sending_values(
     }
 
 
-def prepare_scheduled(slug: str | None, now: datetime) -> list[Issue]:
-    """Start every draft whose editor-chosen time has come, with its stories up to now.
-
-    A draft whose lineup is empty, and whose newsletter does not send empty issues,
-    is marked empty instead: nobody gets a blank issue.
-    """
+def scheduled_due(slug: str | None, now: datetime) -> list[Issue]:
+    """Drafts whose editor-chosen time has come, earliest first."""
     query = (
         select(Issue)
         .join(Newsletter)
@@ -247,8 +243,17 @@ def prepare_scheduled(slug: str | None, now: datetime) -> list[Issue]:
     )
     if slug:
         query = query.where(Newsletter.slug == slug)
+    return list(db.session.scalars(query.order_by(Issue.send_at, Issue.id)))
+
+
+def prepare_scheduled(slug: str | None, now: datetime) -> list[Issue]:
+    """Start every draft whose editor-chosen time has come, with its stories up to now.
+
+    A draft whose lineup is empty, and whose newsletter does not send empty issues,
+    is marked empty instead: nobody gets a blank issue.
+    """
     started = []
-    for issue in db.session.scalars(query.order_by(Issue.send_at, Issue.id)).all():
+    for issue in scheduled_due(slug, now):
         newsletter = issue.newsletter
         stories = lineup(newsletter, issue, now)
         if stories or newsletter.send_when_empty:

@@ -19,6 +19,7 @@ from newsletters.extensions import db
 from newsletters.models import Issue, IssueStatus, utcnow
 from newsletters.services.issues import batch_sender, compose, deliveries, recovery
 from newsletters.services.issues.deliveries import DeliveryReport
+from newsletters.services.issues.lineup import lineup
 from newsletters.services.issues.schedule import Period
 
 SEND_DIGEST_TASK = "newsletters.send_digest"
@@ -81,8 +82,16 @@ def _period(issue: Issue) -> Period:
 def plan_due_issues(slug: str | None, *, force: bool, now: datetime) -> list[IssueRun]:
     """What a run would do, without writing anything (``--dry-run``): the same decision."""
     plans = []
+    for issue in compose.scheduled_due(slug, now):
+        run = IssueRun(issue.newsletter.slug, "would send", _period(issue))
+        run.stories = len(lineup(issue.newsletter, issue, now))
+        run.total = deliveries.recipient_count(issue.newsletter_id)
+        plans.append(run)
     for newsletter in compose.newsletters_for_sending(slug):
         decision = compose.decide(newsletter, now, force=force)
+        if decision.issue is not None and decision.issue.send_at is not None:
+            if decision.action == "scheduled" and decision.issue.send_at <= now:
+                continue  # already planned above
         run = IssueRun(newsletter.slug, decision.action, decision.period)
         run.stories = len(decision.stories)
         if decision.action == "send":

@@ -279,3 +279,16 @@ def test_a_cancelled_issues_failures_cannot_be_resent(app, weekly):
         control.cancel(public_id, utcnow())
         with pytest.raises(IssueStateConflict, match="was cancelled"):
             overview.resend_failures(public_id)
+
+
+def test_a_dry_run_says_a_scheduled_issue_waits_then_would_be_sent(app, weekly):
+    add_readers(app, weekly, 4)
+    now = utcnow()
+    public_id = _open(app, now)
+    with app.app_context():
+        control.schedule(public_id, now + timedelta(hours=1), now)
+        before = runs.plan_due_issues(None, force=False, now=now)
+        after = runs.plan_due_issues(None, force=False, now=now + timedelta(hours=2))
+    assert [run.outcome for run in before] == ["scheduled"]
+    assert [(run.outcome, run.total, run.stories) for run in after] == [("would send", 4, 3)]
+    assert _issue(app).status == IssueStatus.DRAFT
