@@ -239,3 +239,11 @@ def test_only_a_checked_colour_becomes_a_stylesheet_address(app):
         assert accent_href(Brand(None, "#8a1c0b", "")) == "/brand/8a1c0b.css"
         for bad in ["red;}", "#8A1C0B", "#8a1c0b;x", "#8a1c0", "8a1c0b", "#0b4f8a"]:
             assert accent_href(Brand(None, bad, "")) is None, bad  # the last is the default
+
+
+def test_every_public_page_leads_to_the_archive(client, sent):
+    for path in ("/", "/preferences", "/archive"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert 'href="/archive"' in page.get_data(as_text=True), path
+    assert 'href="/archive" aria-current="page"' in client.get("/archive").get_data(as_text=True)
