@@ -31,6 +31,8 @@ MAX_FOOTER = 1000
 LOGO_HEIGHT = 48  # pixels, in emails and archive pages
 
 ACCENT_PATTERN = re.compile(r"#[0-9a-f]{6}")
+# Links are written in the accent on white: WCAG AA asks 4.5:1 for text that size.
+MIN_ACCENT_CONTRAST = 4.5
 HOST_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 TAG_PATTERN = re.compile(r"<[a-zA-Z/!?]")
 NOT_IN_URL = set("\"'<>\\`{}|^")
@@ -76,10 +78,29 @@ def logo_url_problem(url: str) -> str | None:
     return None
 
 
+def contrast_on_white(accent: str) -> float:
+    """WCAG 2 contrast ratio of ``#rrggbb`` against white (1 to 21)."""
+
+    def channel(hex_pair: str) -> float:
+        value = int(hex_pair, 16) / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(accent[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return 1.05 / (luminance + 0.05)
+
+
 def accent_problem(accent: str) -> str | None:
-    """What is wrong with an accent colour, or None for ``#rrggbb`` (any case)."""
+    """What is wrong with an accent colour, or None for ``#rrggbb`` (any case) that links
+    can be written in on white and still be read (WCAG AA: 4.5:1)."""
     if not ACCENT_PATTERN.fullmatch(accent.lower()):
         return "An accent colour is # and six hexadecimal digits, like #0b4f8a."
+    ratio = contrast_on_white(accent)
+    if ratio < MIN_ACCENT_CONTRAST:
+        return (
+            f"Links in {accent.lower()} would be hard to read on white ({ratio:.1f}:1; they "
+            f"need at least {MIN_ACCENT_CONTRAST}:1). Choose a darker colour."
+        )
     return None
 
 

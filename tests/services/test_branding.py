@@ -158,3 +158,20 @@ def test_the_catalogue_saves_branding_and_refuses_a_bad_value_leaving_everything
     with app.app_context():
         catalogue.update_newsletter(key, _form(logo_url="", accent="", footer=""))
     assert _stored(app) == (None, None, "", True)
+
+
+@pytest.mark.parametrize(
+    ("accent", "readable"),
+    [("#c0392b", True), ("#767676", True), ("#777777", False), ("#ffdd00", False)],
+)
+def test_an_accent_too_light_to_read_links_in_is_refused_and_never_shown(app, accent, readable):
+    with app.app_context():
+        if readable:
+            assert branding.clean_accent(accent) == accent
+        else:
+            with pytest.raises(InvalidInput, match="hard to read on white") as refused:
+                branding.clean_accent(accent)
+            assert refused.value.field == "accent" and "4.5:1" in refused.value.message
+            # A stored one (from before the rule) falls back to the default colour.
+            newsletter = Newsletter(slug="x", name="X", brand_accent=accent)
+            assert branding.brand_of(newsletter).accent == branding.DEFAULT_ACCENT
