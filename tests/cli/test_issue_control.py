@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import AuditLog, Delivery, Issue, IssueStatus, utcnow
-from newsletters.services.issues import control, editing
+from newsletters.services.issues import control, editing, runs
 from tests.conftest import ROOT
 from tests.support.readers import add_readers
 from tests.support.stack import environment as cli_env
@@ -221,3 +221,41 @@ def test_a_pause_stops_celery_workers_and_the_run_following_them(
         worker_output = worker.communicate(timeout=30)[0]
     received = Counter(smtp_server.recipients)
     assert set(received) == set(readers) and set(received.values()) == {1}, worker_output
+
+
+def _wait_for_status(app, status, seconds=120):
+    _wait_until(lambda: _issue_status(app) == status, seconds, what=f"the issue to be {status}")
+
+
+def test_send_now_hands_the_issue_to_celery_workers_who_finish_it(
+    app, settings, smtp_server, weekly, redis_url
+):
+    import secrets
+
+    readers = add_readers(app, weekly, 300)
+    queue = f"newsletters-test-{secrets.token_hex(6)}"
+    settings.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue, DIGEST_BATCH_SIZE=50)
+    app.config.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue, DIGEST_BATCH_SIZE=50)
+    app.extensions["celery"].conf.update(broker_url=redis_url, task_default_queue=queue)
+    worker = _celery_worker(settings)
+    try:
+        with app.app_context():
+            public_id = str(editing.open_next_issue("the-weekly", utcnow()).uuid)
+            issue = control.send_now(public_id, utcnow())
+            assert runs.send_in_background(issue) == "celery"
+        _wait_for_status(app, IssueStatus.SENT)
+    finally:
+        worker.terminate()
+        worker_output = worker.communicate(timeout=30)[0]
+    received = Counter(smtp_server.recipients)
+    assert set(received) == set(readers) and set(received.values()) == {1}, worker_output
+
+
+def test_without_celery_send_now_sends_from_a_thread_of_this_process(app, smtp_server, weekly):
+    readers = add_readers(app, weekly, 120)
+    with app.app_context():
+        public_id = str(editing.open_next_issue("the-weekly", utcnow()).uuid)
+        issue = control.send_now(public_id, utcnow())
+        assert runs.send_in_background(issue) == "thread"
+    _wait_for_status(app, IssueStatus.SENT)
+    assert sorted(smtp_server.recipients) == sorted(readers)
