@@ -207,8 +207,6 @@ def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryR
     while counts["pending"] + counts["sending"]:
         time.sleep(pause)
         db.session.expire_all()
-        if _stopped(issue) and not counts["sending"]:
-            break  # paused or cancelled, and every worker has given its batch back
         if time.monotonic() >= next_recovery:
             _dispatch(issue, recovery.recover_abandoned_claims(issue))
             next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
@@ -217,6 +215,10 @@ def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryR
         pause = poll_pause(time.monotonic() - counting)
         advance(_settled(counts) - _settled(previous))
         previous = counts
+        # Counted first: the workers may have finished (and marked the issue sent) while
+        # this run slept, and what they sent belongs in its report.
+        if _stopped(issue) and not counts["sending"]:
+            break  # paused or cancelled, and every worker has given its batch back
     # What the workers did in this run, not what earlier runs had already settled.
     return DeliveryReport(
         **{name: counts[name] - start[name] for name in deliveries.OUTCOME_STATUS}

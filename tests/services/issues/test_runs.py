@@ -97,17 +97,17 @@ def test_two_senders_at_once_share_the_work_and_send_each_reader_once(
     _assert_finished(app, 600)
 
 
-def test_celery_workers_send_the_batches(app, settings, smtp_server, weekly, redis_url, runner):
+def _celery_worker(app, settings, redis_url) -> subprocess.Popen:
+    """A real Celery worker on a queue of its own, reading the test's database."""
     import secrets
 
-    readers = add_readers(app, weekly, 300)
     settings["CELERY_BROKER_URL"] = redis_url
     settings["CELERY_QUEUE"] = f"newsletters-test-{secrets.token_hex(6)}"
     app.config.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=settings["CELERY_QUEUE"])
     app.extensions["celery"].conf.update(
         broker_url=redis_url, task_default_queue=settings["CELERY_QUEUE"]
     )
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -128,6 +128,11 @@ def test_celery_workers_send_the_batches(app, settings, smtp_server, weekly, red
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_celery_workers_send_the_batches(app, settings, smtp_server, weekly, redis_url, runner):
+    readers = add_readers(app, weekly, 300)
+    worker = _celery_worker(app, settings, redis_url)
     try:
         result = runner.invoke(args=["digest", "send", "--executor", "celery"])
         assert result.exit_code == 0, result.output
@@ -138,6 +143,24 @@ def test_celery_workers_send_the_batches(app, settings, smtp_server, weekly, red
     received = Counter(smtp_server.recipients)
     assert set(received) == set(readers) and set(received.values()) == {1}, worker_output
     _assert_finished(app, 300)
+
+
+def test_a_run_reports_what_workers_sent_before_it_first_looked(
+    app, settings, smtp_server, weekly, redis_url, runner, monkeypatch
+):
+    """Workers that finish a small issue (and mark it sent) while the run sleeps between
+    counts: the run still reports every message they sent, not "sent 0"."""
+    readers = add_readers(app, weekly, 3)
+    worker = _celery_worker(app, settings, redis_url)
+    monkeypatch.setattr("newsletters.services.issues.runs.WAIT_POLL_SECONDS", 6.0)
+    try:
+        result = runner.invoke(args=["digest", "send", "--executor", "celery"])
+        assert result.exit_code == 0, result.output
+        assert "sent 3," in result.output, result.output
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker_output = worker.communicate(timeout=30)[0]
+    assert sorted(smtp_server.recipients) == sorted(readers), worker_output
 
 
 @pytest.fixture
