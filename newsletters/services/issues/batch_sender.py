@@ -128,20 +128,28 @@ class Sender:
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
-        ids = (
-            db.session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(pending.scalar_subquery()))
-                .where(Delivery.status == DeliveryStatus.PENDING)
-                .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=utcnow())
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
+        # The batch's ids first, then the update: inside one UPDATE ... IN (subquery),
+        # PostgreSQL may run the LIMITed subquery once per row it scans (a nested-loop
+        # semi-join), skipping the rows it has just locked each time, and so claim far
+        # more than one batch: the whole issue, in one go.
+        while batch := db.session.scalars(pending).all():
+            ids = (
+                db.session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(batch))
+                    .where(Delivery.status == DeliveryStatus.PENDING)
+                    .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=utcnow())
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
+                .scalars()
+                .all()
             )
-            .scalars()
-            .all()
-        )
+            db.session.commit()
+            if ids:  # none: another sender took them between the two statements (SQLite)
+                return token, key, sorted(ids)
         db.session.commit()
-        return (token, key, sorted(ids)) if ids else None
+        return None
 
     def _recipients(self, ids: list[int]) -> list[tuple[int, str | None, str | None, str | None]]:
         """(delivery id, subscriber uuid, address, subscription status) for a batch, in one read."""

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from newsletters.extensions import db
-from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus
+from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus, Newsletter, utcnow
+from newsletters.services.issues import compose, deliveries
+from newsletters.services.issues.batch_sender import Sender
 from tests.conftest import ROOT
 from tests.support.readers import add_readers
 from tests.support.stack import environment as cli_env
@@ -224,3 +226,20 @@ def test_following_a_huge_issue_costs_the_database_a_small_share_of_its_time():
     assert poll_pause(0.002) == WAIT_POLL_SECONDS  # a usual issue is followed closely
     for counting in (0.1, 1.0, 4.0):  # ten million deliveries take seconds to count
         assert counting / (counting + poll_pause(counting)) <= POLL_COST_SHARE
+
+
+def test_each_claim_takes_one_batch_so_senders_share_the_issue(app, weekly):
+    """A sender claims DIGEST_BATCH_SIZE deliveries at a time, never the whole issue: so
+    many senders share one issue, and a sender that dies holds back one batch, not all."""
+    add_readers(app, weekly, 180)
+    with app.app_context():
+        decision = compose.prepare_issue(db.session.get(Newsletter, weekly), utcnow())
+        deliveries.materialize(decision.issue)
+        first, second = Sender(decision.issue), Sender(decision.issue)
+        claims = [first._claim(), second._claim(), first._claim(), second._claim()]
+        claimed = [len(ids) for _token, _key, ids in claims]
+        assert claimed == [50, 50, 50, 30]
+        assert first._claim() is None  # nothing is left to claim
+        every = [delivery for _token, _key, ids in claims for delivery in ids]
+        assert len(set(every)) == 180  # no delivery in two batches
+        assert _deliveries(app) == Counter({"sending": 180})
