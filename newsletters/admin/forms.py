@@ -16,6 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import DateTimeLocalInput
 
 from newsletters.services.branding import DEFAULT_ACCENT
 from newsletters.services.catalogue import WEEKDAYS
@@ -165,6 +166,40 @@ class PasswordCheckForm(ConsoleForm):
         validators=[InputRequired(), Length(max=1000)],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class IssueForm(ConsoleForm):
+    """An issue's words while it is a draft. Its stories come as repeated fields: ``story``
+    (every story's id, in the order shown) and ``include`` (the ticked ones)."""
+
+    subject = StringField("Subject", render_kw={"autocomplete": "off"})
+    preheader = StringField("Preheader", render_kw={"autocomplete": "off"})
+    intro = TextAreaField("Intro", render_kw={"rows": 4})
+
+
+class StoryByUrlForm(ConsoleForm):
+    """An article to add to an issue: its link, and a title when its page has none."""
+
+    url = StringField(
+        "Article link",
+        render_kw={"inputmode": "url", "spellcheck": "false", "autocomplete": "off",
+                   "placeholder": "https://"},
+    )  # fmt: skip
+    title = StringField("Title (optional)", render_kw={"autocomplete": "off"})
+
+
+class IssueTestForm(ConsoleForm):
+    """Addresses to mail a test of an issue to: commas, spaces or lines between them."""
+
+    addresses = TextAreaField(
+        "Send a test to", render_kw={"rows": 2, "spellcheck": "false", "autocomplete": "off"}
+    )
+
+
+class ScheduleForm(ConsoleForm):
+    """When to send an issue, on the newsletters' clock (``TIMEZONE``)."""
+
+    send_at = StringField("Send on", widget=DateTimeLocalInput())
 
 
 class ActionForm(ConsoleForm):

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from newsletters.errors import NewsletterError
 from newsletters.models import utcnow
-from newsletters.services.issues import editing, feeds, runs
+from newsletters.services.issues import editing, feeds, previews, runs
 
 digest_cli = AppGroup("digest", help="Send and preview newsletters' issues (what cron runs).")
 feeds_cli = AppGroup("feeds", help="Import stories from newsletters' RSS and Atom feeds.")
@@ -91,7 +91,7 @@ def send_issues(slug, force, dry_run, executor, connections):
 def preview_issue(slug, out):
     """Render the next issue as it stands now (HTML, plus a .txt beside it)."""
     try:
-        issue, email, stories = editing.preview_next(slug, utcnow())
+        issue, email, stories = previews.preview_next(slug, utcnow())
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     out = out or Path(f"{slug}-{issue.period_end:%Y-%m-%d}.html")

@@ -22,7 +22,13 @@ SIGN_IN_PAGES = {"admin.login", "admin.login_code"}
 
 def _admin_urls(app):
     """Every /admin URL rule with sample values, and its methods."""
-    samples = {"uuid": str(uuid.uuid4()), "slug": "the-weekly", "suppression_id": 1, "token_id": 1}
+    samples = {
+        "uuid": str(uuid.uuid4()),
+        "slug": "the-weekly",
+        "key": "the-weekly",  # an issue's id, or a newsletter's slug (its next issue)
+        "suppression_id": 1,
+        "token_id": 1,
+    }
     with app.test_request_context():
         from flask import url_for
 

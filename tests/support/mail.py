@@ -1,5 +1,6 @@
 """Reading the mail the app sent, as a reader would: from a mailbox, or off the wire."""
 
+import asyncio
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -64,10 +65,11 @@ class SMTPRecorder:
 
     ``refuse`` makes it reject one recipient at RCPT, ``fail_data`` answers the
     next DATA commands with an error reply, and ``drop_data`` hangs up in the
-    middle of the next DATA commands without answering.
+    middle of the next DATA commands without answering. ``delay`` (seconds) makes
+    it a slow server: each message is answered that long after it arrives.
     """
 
-    def __init__(self, port: int | None = None, **smtp_parameters) -> None:
+    def __init__(self, port: int | None = None, delay: float = 0.0, **smtp_parameters) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.envelopes: list = []
@@ -75,6 +77,7 @@ class SMTPRecorder:
         self.refused: dict[str, str] = {}
         self.data_faults: list[str | None] = []
         self.lock = threading.Lock()
+        self.delay = delay
         self.running = False
         self.smtp_parameters = smtp_parameters
         self.controller: Controller | None = None
@@ -116,6 +119,8 @@ class SMTPRecorder:
             return "421 4.3.0 gone"  # never reaches the client: the connection is closed
         if fault != "accept":
             return fault
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.envelopes.append(envelope)
         return "250 Message accepted for delivery"

@@ -7,6 +7,8 @@ from newsletters.admin.views import (  # noqa: F401
     deliverability,
     home,
     imports,
+    issue_control,
+    issue_editor,
     lists,
     newsletters,
     subscribers,

@@ -1,16 +1,14 @@
 """Stories and issues: what goes out, and what happened when it did."""
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from newsletters.admin.blueprint import audited, bp
 from newsletters.admin.forms import ActionForm, StoryForm, TestSendForm
-from newsletters.dev.routes import EMAIL_PREVIEW_CSP
 from newsletters.errors import InvalidInput
-from newsletters.models import utcnow
 from newsletters.services import catalogue
 from newsletters.services.catalogue import all_newsletters
-from newsletters.services.issues import editing, overview, stories
+from newsletters.services.issues import overview, stories
 from newsletters.services.issues.stories import StoryInput
 
 
@@ -108,51 +106,28 @@ def delete_story(uuid: str):
     return redirect(url_for("admin.stories_list"))
 
 
-@bp.get("/issues")
-def issues_list():
-    """Issues with their status and deliveries; each newsletter's next issue to preview."""
+def issues_page(error: InvalidInput | None = None) -> str:
+    """The issues list; with ``error``, a refused action's message at the top."""
     return render_template(
         "admin/issues.html",
         issues=overview.issues_overview(limit=50),
         newsletters=[n for n in all_newsletters() if n.in_service],
         test_form=TestSendForm(),
         action=ActionForm(),
+        error=error,
     )
+
+
+@bp.get("/issues")
+def issues_list():
+    """Issues with their status and deliveries; each newsletter's next issue to edit or test."""
+    return issues_page()
 
 
 @bp.get("/digests")
 def old_issues_list():
     """Where the issues page used to be: bookmarks keep working."""
     return redirect(url_for("admin.issues_list"), code=301)
-
-
-@bp.get("/issues/<slug>/preview")
-def preview_issue(slug: str):
-    """The next issue as readers would see it, as it stands now."""
-    _, email, _ = editing.preview_next(slug, utcnow())
-    return Response(email.html, headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP})
-
-
-@bp.post("/issues/<slug>/test")
-def test_issue(slug: str):
-    """Send the next issue to one address."""
-    form = TestSendForm()
-    if form.validate_on_submit():
-        try:
-            sent_to = audited(
-                "issue.test",
-                "newsletter",
-                slug,
-                lambda: editing.send_test_of_next(slug, form.address.data, utcnow()),
-                detail={"to": form.address.data},
-            )
-        except InvalidInput as error:
-            flash(error.message)
-        else:
-            flash(f"A test of the next issue is on its way to {sent_to}.")
-    else:
-        flash("Enter the address to send the test to.")
-    return redirect(url_for("admin.issues_list"))
 
 
 @bp.post("/issues/<uuid>/cancel-failures")

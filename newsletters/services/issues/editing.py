@@ -1,4 +1,4 @@
-"""The issue editor: an issue's words and stories while it is a draft, previews, tests.
+"""The issue editor: an issue's words and stories while it is a draft.
 
 An editor opens the next issue of a newsletter (it is created as a draft if need
 be), changes its subject, preheader and intro, chooses and orders its stories, adds
@@ -7,8 +7,7 @@ that first locks the issue's row and checks it is still a draft, so an edit and 
 run starting to send it cannot cross: once sending has begun, every edit is refused
 (:class:`IssueStateConflict`, 409) and nothing is written.
 
-Previews and tests are rendered by :func:`compose.render_issue`, the code that
-renders the issue for its readers, with sample links in place of a reader's own.
+Its previews and test sends are in :mod:`.previews`.
 """
 
 from dataclasses import dataclass, field
@@ -18,22 +17,18 @@ from sqlalchemy import select
 
 from newsletters.errors import InvalidInput, IssueStateConflict
 from newsletters.extensions import db
-from newsletters.models import Issue, IssueStatus, Newsletter, Story
+from newsletters.models import Issue, IssueStatus, Story
 from newsletters.services.catalogue import (
     check_subject_template,
     has_control_characters,
     newsletter_by_slug,
 )
-from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.transactions import atomic
-from newsletters.services.issues import archive, compose, lineup, page_meta, stories
+from newsletters.services.issues import compose, lineup, page_meta, stories
 from newsletters.services.issues.overview import issue_by_uuid
-from newsletters.services.mail import links, outbox
-from newsletters.services.mail.render import RenderedEmail
 
 MAX_PREHEADER = Issue.preheader.type.length
 MAX_INTRO = 5000
-MAX_TEST_ADDRESSES = 10
 NOT_EDITABLE = {
     IssueStatus.SENDING: "This issue has started sending; it can no longer be edited.",
     IssueStatus.PAUSED: "This issue has started sending; it can no longer be edited.",
@@ -80,7 +75,7 @@ def open_next_issue(slug: str, now: datetime) -> Issue:
     return compose.issue_for(newsletter, compose.next_period(newsletter, now))
 
 
-def _checked_words(draft: Draft) -> tuple[str | None, str | None, str | None]:
+def checked_words(draft: Draft) -> tuple[str | None, str | None, str | None]:
     subject = (draft.subject or "").strip()
     if subject:
         check_subject_template(subject)
@@ -95,7 +90,7 @@ def _checked_words(draft: Draft) -> tuple[str | None, str | None, str | None]:
     return subject or None, preheader or None, intro or None
 
 
-def _arrange(issue: Issue, draft: Draft, now: datetime) -> tuple[list[int], list[int]]:
+def arranged(issue: Issue, draft: Draft, now: datetime) -> tuple[list[int], list[int]]:
     """The story order and exclusions a draft asks for, among the issue's candidates.
 
     A story deleted since the editor's page was drawn is skipped, not an error: the
@@ -114,8 +109,8 @@ def _arrange(issue: Issue, draft: Draft, now: datetime) -> tuple[list[int], list
 def save_draft(public_id: str, draft: Draft, now: datetime) -> Issue:
     """Save the editor's words and story choice, or refuse all of it."""
     issue = _locked_draft(public_id)
-    subject, preheader, intro = _checked_words(draft)
-    order, excluded = _arrange(issue, draft, now)
+    subject, preheader, intro = checked_words(draft)
+    order, excluded = arranged(issue, draft, now)
     issue.subject_override, issue.preheader, issue.intro_override = subject, preheader, intro
     issue.story_order, issue.excluded_story_ids = order, excluded
     return issue
@@ -151,7 +146,7 @@ def add_story_by_url(public_id: str, url: str, now: datetime, title: str = "") -
     (:mod:`.page_meta`). A story already filed with that URL is reused.
     """
     issue = _locked_draft(public_id)
-    checked = stories.checked_story(stories.StoryInput(title=title or "-", url=url))
+    checked = _checked_link(url, title)
     story = db.session.scalar(
         select(Story).where(Story.newsletter_id == issue.newsletter_id, Story.url == checked["url"])
     )
@@ -180,60 +175,22 @@ def add_story_by_url(public_id: str, url: str, now: datetime, title: str = "") -
     return story
 
 
-# --- previews and tests ------------------------------------------------------------------
-
-
-def _with_draft(issue: Issue, draft: Draft, now: datetime) -> Issue:
-    """A copy of the issue, never saved, carrying the editor's unsaved changes."""
-    subject, preheader, intro = _checked_words(draft)
-    order, excluded = _arrange(issue, draft, now)
-    return Issue(
-        newsletter=issue.newsletter,
-        uuid=issue.uuid,
-        period_start=issue.period_start,
-        period_end=issue.period_end,
-        subject_override=subject,
-        preheader=preheader,
-        intro_override=intro,
-        story_order=order,
-        excluded_story_ids=excluded,
-    )
-
-
-def render_preview(issue: Issue, now: datetime, draft: Draft | None = None) -> RenderedEmail:
-    """The issue as a reader would get it, with sample links; nothing is written.
-
-    With a ``draft``, the editor's unsaved changes are shown. An issue that has been
-    rendered is shown exactly as it went out.
-    """
-    newsletter: Newsletter = issue.newsletter
-    sample = links.external_url("public.lost_link")
-    if issue.rendered_at is not None:
-        return RenderedEmail(
-            subject=issue.subject,
-            text=links.fill_sample_links(issue.text_body, sample),
-            html=links.fill_sample_links(issue.html_body, sample),
-        )
-    if draft is not None and issue.status == IssueStatus.DRAFT:
-        issue = _with_draft(issue, draft, now)
-    return compose.render_issue(
-        newsletter,
-        issue,
-        lineup.lineup(newsletter, issue, now),
-        preferences_url=sample,
-        unsubscribe_url=sample,
-        view_url=archive.view_link(newsletter, issue, otherwise=sample),
-    )
-
-
-def preview_next(slug: str, now: datetime) -> tuple[Issue, RenderedEmail, int]:
-    """A newsletter's next issue as it stands now, with sample links; nothing is written."""
-    newsletter = newsletter_by_slug(slug)
-    period = compose.next_period(newsletter, now)
-    issue = compose.existing_issue(newsletter, period) or Issue(
-        newsletter=newsletter, period_start=period.start, period_end=period.end
-    )
-    return issue, render_preview(issue, now), len(lineup.lineup(newsletter, issue, now))
+def _checked_link(url: str, title: str) -> dict:
+    """The story API's checks, in the editor's words (the API's name its JSON fields)."""
+    if not url.strip():
+        raise InvalidInput("Enter the article's link, starting with https://.", "url")
+    if len(url.strip()) > stories.MAX_URL:
+        raise InvalidInput(f"That link is too long: at most {stories.MAX_URL:,} characters.", "url")
+    try:
+        return stories.checked_story(stories.StoryInput(title=title or "-", url=url))
+    except InvalidInput as error:
+        if error.field == "title":
+            raise InvalidInput(
+                f"Keep the title to one line of at most {stories.MAX_TITLE} characters.", "title"
+            ) from error
+        raise InvalidInput(
+            "That is not a web page's link: enter one starting with https:// or http://.", "url"
+        ) from error
 
 
 @atomic
@@ -245,41 +202,5 @@ def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | No
         preheader=issue.preheader or "",
         intro=issue.intro_override or "" if intro is None else intro,
     )
-    issue.subject_override, _, issue.intro_override = _checked_words(draft)
+    issue.subject_override, _, issue.intro_override = checked_words(draft)
     return issue
-
-
-def test_addresses(text: str) -> list[str]:
-    """The addresses in ``text`` (commas, spaces or lines between), checked and deduplicated."""
-    found = [part for part in text.replace(",", " ").replace(";", " ").split() if part]
-    if not found:
-        raise InvalidInput("Enter at least one address to send the test to.", "addresses")
-    addresses = list(dict.fromkeys(normalize_email(part) for part in found))
-    if len(addresses) > MAX_TEST_ADDRESSES:
-        raise InvalidInput(f"A test goes to at most {MAX_TEST_ADDRESSES} addresses.", "addresses")
-    return addresses
-
-
-@atomic
-def send_test(public_id: str, addresses: str, now: datetime) -> list[str]:
-    """Mail the issue, as it stands, to each address, marked as a test.
-
-    The copies carry sample links, not any reader's, and go to these addresses only.
-    """
-    return _mail_test(issue_by_uuid(public_id), addresses, now)
-
-
-@atomic
-def send_test_of_next(slug: str, addresses: str, now: datetime) -> list[str]:
-    """Mail a newsletter's next issue, as it stands, as a test (see :func:`send_test`)."""
-    issue, _, _ = preview_next(slug, now)
-    return _mail_test(issue, addresses, now)
-
-
-def _mail_test(issue: Issue, addresses: str, now: datetime) -> list[str]:
-    targets = test_addresses(addresses)
-    email = render_preview(issue, now)
-    marked = RenderedEmail(subject=f"[Test] {email.subject}", text=email.text, html=email.html)
-    for target in targets:
-        outbox.enqueue(kind=outbox.OutboxKind.TEST, to=target, email=marked)
-    return targets

@@ -18,7 +18,7 @@ from newsletters.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletters.services.issues import compose, editing, schedule
+from newsletters.services.issues import compose, previews, schedule
 from newsletters.services.mail import suppressions, verp
 from tests.support.mail import html_of, text_of
 from tests.support.readers import add_newsletter, add_readers, add_stories
@@ -270,13 +270,13 @@ def test_after_a_forced_send_the_next_issue_is_the_one_after_it(app, runner, smt
         now = utcnow()
         following = schedule.period_after(newsletter, schedule.current_period(newsletter, now))
         assert compose.next_period(newsletter, now) == following
-        issue, email, stories = editing.preview_next("the-weekly", now)
+        issue, email, stories = previews.preview_next("the-weekly", now)
         assert (issue.period_start, issue.status, stories) == (following.start, None, 0)
     edit = runner.invoke(args=["digest", "edit", "the-weekly", "--subject", "Next: {date}"])
     assert edit.exit_code == 0, edit.output
     assert f"ending {following.end:%Y-%m-%d %H:%M} UTC" in edit.output
     with app.app_context():
-        editing.send_test_of_next("the-weekly", "editor@example.com", utcnow())
+        previews.send_test_of_next("the-weekly", "editor@example.com", utcnow())
     assert smtp_server.messages[-1]["Subject"].startswith("[Test] Next: ")
     assert len(smtp_server.messages) == sent + 1  # the test, and nothing to the reader
     assert "Story number" not in text_of(smtp_server.messages[-1])  # last week's are gone

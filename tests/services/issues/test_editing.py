@@ -16,7 +16,7 @@ from newsletters.models import (
     Story,
     utcnow,
 )
-from newsletters.services.issues import compose, control, editing, lineup, runs
+from newsletters.services.issues import compose, control, editing, lineup, previews, runs
 from tests.support.mail import html_of, text_of
 from tests.support.readers import add_readers, add_stories
 from tests.support.web import answer, serving
@@ -89,8 +89,8 @@ def test_saved_words_order_and_exclusions_are_what_the_issue_renders(app, weekly
         ("Story number 1", True),
     ]
     with app.app_context():
-        issue = editing.preview_next("the-weekly", utcnow())[0]
-        email = editing.render_preview(issue, utcnow())
+        issue = previews.preview_next("the-weekly", utcnow())[0]
+        email = previews.render_preview(issue, utcnow())
         assert issue.preheader == "Five bridges, one river"
     assert email.subject == "The Weekly: bridges special"
     assert "Five bridges, one river" in email.html
@@ -192,8 +192,16 @@ def test_a_page_that_cannot_be_read_is_refused_and_nothing_is_filed(app, weekly)
             # With a title given, the page is not read at all.
             editing.add_story_by_url(public_id, site.url("/gone"), utcnow(), title="By hand")
         assert len([s for s in site.seen if s.path == "/gone"]) == 1
-    with app.app_context(), pytest.raises(InvalidInput):
-        editing.add_story_by_url(public_id, "javascript:alert(1)", utcnow(), title="x")
+    refusals = [  # in the editor's words, beside the field they are about
+        ("javascript:alert(1)", "x", "url", "not a web page's link"),
+        ("  ", "", "url", "Enter the article's link"),
+        ("https://x.example/" + "a" * 2048, "", "url", "too long: at most 2,048"),
+        ("https://x.example/a", "t" * 301, "title", "at most 300 characters"),
+    ]
+    for url, title, field, words in refusals:
+        with app.app_context(), pytest.raises(InvalidInput, match=words) as refused:
+            editing.add_story_by_url(public_id, url, utcnow(), title=title)
+        assert refused.value.field == field
     with app.app_context():
         titles = list(db.session.scalars(select(Story.title).where(Story.source == "admin")))
     assert titles == ["By hand"]
@@ -204,7 +212,7 @@ def test_a_draft_preview_shows_unsaved_changes_and_writes_nothing(app, weekly):
     s0, s1, s2 = _story_uuids(app, public_id)
     with app.app_context():
         issue = db.session.scalar(select(Issue))
-        email = editing.render_preview(
+        email = previews.render_preview(
             issue, utcnow(), editing.Draft(intro="Only a preview", order=[s1], included=set())
         )
         db.session.commit()
@@ -237,7 +245,7 @@ def test_a_test_goes_to_the_given_addresses_only_marked_as_a_test(app, weekly, m
     add_readers(app, weekly, 3)
     public_id = _open(app)
     with app.app_context():
-        sent = editing.send_test(
+        sent = previews.send_test(
             public_id, "Ed@Example.com, desk@example.com\ned@example.com", utcnow()
         )
     assert sent == ["ed@example.com", "desk@example.com"]  # one copy each
@@ -257,7 +265,7 @@ def test_test_addresses_are_checked_before_anything_is_sent(app, weekly, mailbox
     many = " ".join(f"a{n}@example.com" for n in range(11))
     for text, words in (("", "at least one"), ("not-an-address", "valid"), (many, "at most 10")):
         with app.app_context(), pytest.raises(InvalidInput, match=words):
-            editing.send_test(public_id, text, utcnow())
+            previews.send_test(public_id, text, utcnow())
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
