@@ -34,16 +34,6 @@ def settings(settings):
     return settings
 
 
-@pytest.fixture
-def readers(app):
-    return add_desk(app)
-
-
-@pytest.fixture
-def key(owner, readers) -> str:
-    return open_issue(owner)
-
-
 def _body(response) -> str:
     return response.get_data(as_text=True)
 

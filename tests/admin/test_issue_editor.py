@@ -15,7 +15,6 @@ from newsletters.models import Issue, Story, utcnow
 from newsletters.services.issues import control
 from tests.support.issue_desk import (
     TITLES,
-    add_desk,
     audit_actions,
     editor_form,
     issue_row,
@@ -38,16 +37,6 @@ def settings(settings):
     settings["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] = True  # the article server is on loopback
     settings["TIMEZONE"] = "Europe/Berlin"
     return settings
-
-
-@pytest.fixture
-def readers(app):
-    return add_desk(app)
-
-
-@pytest.fixture
-def key(owner, readers) -> str:
-    return open_issue(owner)
 
 
 def _body(response) -> str:

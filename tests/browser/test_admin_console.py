@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.support.admin import PASSWORD, create_admin
+from tests.support.admin import create_admin
+from tests.support.browser import serious_violations, sign_in_to_console
 from tests.support.reader import add_demo_newsletters, sign_up
 
 pytestmark = pytest.mark.browser
@@ -26,25 +26,9 @@ def console(live_server, browser):
     context.close()
 
 
-def _sign_in(app, page):
-    page.goto(app.base_url + "/admin/")
-    page.get_by_label("Email address").fill("owner@publisher.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Dashboard").wait_for()
-
-
 def _screenshot(page, name):
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-
-
-def _serious(page):
-    return [
-        f"{v['id']}: {v['help']}"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path):
@@ -52,14 +36,14 @@ def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path
     client = app.test_client()
     for n in range(3):
         sign_up(client, f"reader{n}@example.com", "the-weekly")
-    _sign_in(app, page)
+    sign_in_to_console(page, app.base_url)
 
     # The chart: three series over 90 days, described for screen readers.
     chart = page.get_by_role("img", name="Daily activity over the last 90 days")
     chart.wait_for()
     assert page.locator("svg.chart polyline").count() == 3
     assert "3 signups" in chart.get_attribute("aria-label")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     _screenshot(page, "admin-dashboard-desktop")
 
     # A new newsletter.
@@ -94,7 +78,7 @@ def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path
     page.get_by_role("link", name="new2@example.com").click()
     page.get_by_role("heading", name="new2@example.com").wait_for()
     assert page.get_by_role("cell", name="imported").first.is_visible()
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     _screenshot(page, "admin-subscriber-desktop")
     page.set_viewport_size(PHONE)
     _screenshot(page, "admin-subscriber-phone")
@@ -127,7 +111,7 @@ def test_the_deliverability_page_reads_without_colour(console):
         add_reports(
             app, ids[complaints : complaints + 8], BounceKind.HARD, when + timedelta(hours=1)
         )
-    _sign_in(app, page)
+    sign_in_to_console(page, app.base_url)
     page.get_by_role("link", name="Deliverability", exact=True).click()
     page.get_by_role("heading", name="Deliverability", level=1).wait_for()
     for name in ("Issues", "Newsletters", "Recipient domains", "Latest reports"):
@@ -135,9 +119,9 @@ def test_the_deliverability_page_reads_without_colour(console):
     gmail = page.locator("#domain-rates").get_by_role("row", name="gmail.com")
     assert "0.38%" in gmail.inner_text() and "At or above 0.3%" in gmail.inner_text()
     assert page.get_by_role("alert").filter(has_text="Complaints at or above 0.3%").is_visible()
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     _screenshot(page, "admin-deliverability-desktop")
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     _screenshot(page, "admin-deliverability-phone")

@@ -5,9 +5,9 @@ browser answers those requests itself, so nothing leaves the machine."""
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from tests.support.archive import add_past_issues, send_issue
+from tests.support.browser import serious_violations
 from tests.support.reader import statuses
 
 pytestmark = pytest.mark.browser
@@ -108,14 +108,6 @@ def page(browser):
     context.close()
 
 
-def _serious_violations(page) -> list[str]:
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_archive_pages_pass_axe_fit_the_screen_and_are_screenshotted(archive_site, page):
     app, weekly, private = archive_site
     base = app.base_url
@@ -131,7 +123,7 @@ def test_archive_pages_pass_axe_fit_the_screen_and_are_screenshotted(archive_sit
         for name, url in pages.items():
             page.goto(url)
             page.wait_for_load_state("networkidle")
-            assert _serious_violations(page) == [], f"{name} at {viewport_name}"
+            assert serious_violations(page) == [], f"{name} at {viewport_name}"
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= viewport["width"], f"{name} scrolls sideways at {viewport_name}"
             broken = page.evaluate(

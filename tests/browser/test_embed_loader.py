@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.browser.test_reader_pages import _serious_violations
+from tests.support.browser import serious_violations
 from tests.support.mail import free_port
 from tests.support.reader import add_demo_newsletters, statuses
 from tests.support.web import serving_folder
@@ -373,5 +373,5 @@ def test_the_box_in_an_article_passes_axe(publisher, page, viewport):
     _open(page, publisher("article.html"))
     _assert_fits(page)
     box = page.locator(BOX).element_handle().content_frame()
-    assert _serious_violations(box) == []
-    assert _serious_violations(page) == []  # the iframe's name, and the article around it
+    assert serious_violations(box) == []
+    assert serious_violations(page) == []  # the iframe's name, and the article around it

@@ -12,10 +12,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.support.admin import PASSWORD, create_admin
+from tests.support.admin import create_admin
+from tests.support.browser import serious_violations, sign_in_to_console
 from tests.support.issue_desk import add_desk
 from tests.support.mail import SMTPRecorder
 
@@ -63,21 +63,9 @@ def page(live_server, browser):
     create_admin(live_server, "owner@publisher.example")
     context = browser.new_context(viewport=DESKTOP, locale="en-GB")
     page = context.new_page()
-    page.goto(live_server.base_url + "/admin/")
-    page.get_by_label("Email address").fill("owner@publisher.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Dashboard").wait_for()
+    sign_in_to_console(page, live_server.base_url)
     yield page
     context.close()
-
-
-def _serious(page) -> list[str]:
-    return [
-        f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']]})"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _shoot(page, name: str, *, axe: bool = True) -> None:
@@ -87,7 +75,7 @@ def _shoot(page, name: str, *, axe: bool = True) -> None:
         page.set_viewport_size(viewport)
         page.wait_for_timeout(300)
         if axe:
-            assert _serious(page) == [], f"{name} at {label}"
+            assert serious_violations(page) == [], f"{name} at {label}"
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{name} scrolls sideways at {label}"
         # A frame is painted once it has been on screen; then the whole page is taken.

@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Newsletter
-from tests.support.admin import PASSWORD, create_admin
+from tests.support.admin import create_admin
+from tests.support.browser import serious_violations, sign_in_to_console
 from tests.support.reader import add_demo_newsletters
 
 pytestmark = pytest.mark.browser
@@ -34,11 +34,7 @@ def test_an_editor_brands_a_newsletter_and_sees_the_sample(live_server, browser)
 
     context.route("https://cdn.example.com/**", serve_logo)
     page = context.new_page()
-    page.goto(app.base_url + "/admin/")
-    page.get_by_label("Email address").fill("owner@publisher.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Dashboard").wait_for()
+    sign_in_to_console(page, app.base_url)
     with app.app_context():
         key = db.session.scalar(select(Newsletter.uuid).filter_by(slug="the-weekly"))
 
@@ -60,12 +56,7 @@ def test_an_editor_brands_a_newsletter_and_sees_the_sample(live_server, browser)
     assert kicker.evaluate("e => getComputedStyle(e).color") == "rgb(30, 107, 58)"
     assert sample.get_by_text("Reply to reach us.").is_visible()
     assert not page.get_by_label("Publish sent issues in the public archive").is_checked()
-    violations = [
-        f"{v['id']}: {v['help']}"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert violations == []
+    assert serious_violations(page) == []
     SCREENSHOTS.mkdir(exist_ok=True)
     page.locator(".brand-sample iframe").scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / "admin-newsletter-branding-desktop.png", full_page=True)

@@ -11,11 +11,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import func, select
 
 from newsletters.extensions import db
 from newsletters.models import Event, EventKind, IdempotencyRecord
+from tests.support.browser import serious_violations
 from tests.support.faults import WriteFault, is_sqlite
 from tests.support.mail import DevMailbox, free_port, link_in
 from tests.support.reader import add_demo_newsletters, statuses
@@ -309,15 +309,6 @@ def test_without_script_the_server_shows_the_message_and_keeps_the_form(
 # --- accessible, keyboard, phone ----------------------------------------------------------
 
 
-def _serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_pages_pass_axe_at_desktop_and_phone_width(site, host_page, page):
     preferences = _confirmed_reader_preferences(site, page, "ai-digest")
     pages = {
@@ -330,7 +321,7 @@ def test_pages_pass_axe_at_desktop_and_phone_width(site, host_page, page):
         page.set_viewport_size(viewport)
         for name, url in pages.items():
             page.goto(url)
-            assert _serious_violations(page) == [], f"{name} at {viewport_name}"
+            assert serious_violations(page) == [], f"{name} at {viewport_name}"
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= viewport["width"], f"{name} scrolls sideways at {viewport_name}"
             _screenshot(page, f"{name}-{viewport_name}")
@@ -346,7 +337,7 @@ def test_the_failure_state_passes_axe(site, page, database_url):
     with WriteFault(database_url):
         page.get_by_role("button", name="Sign up").click()
         page.locator("[data-failure]").wait_for(state="visible", timeout=30_000)
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
 
 def test_everything_works_by_keyboard(site, page):
