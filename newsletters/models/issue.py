@@ -73,11 +73,14 @@ class Issue(db.Model):
     """One issue of a newsletter, for one period; there is never a second one."""
 
     __tablename__ = "digest"  # the table's original name; see the module docstring
-    __table_args__ = (UniqueConstraint("newsletter_id", "period_start"),)
+    __table_args__ = (UniqueConstraint("newsletter_id", "frequency", "period_start"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
     newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletter.id", ondelete="CASCADE"))
+    # Which of the newsletter's rhythms this issue is for: daily, weekly or monthly. Each
+    # rhythm has its own issues, and a reader gets those of the rhythm they chose.
+    frequency: Mapped[str] = mapped_column(String(8), default="weekly", server_default="weekly")
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[IssueStatus] = mapped_column(

@@ -52,6 +52,9 @@ class Newsletter(db.Model):
     brand_logo_url: Mapped[str | None] = mapped_column(String(2048))
     brand_accent: Mapped[str | None] = mapped_column(String(7))  # "#rrggbb"
     brand_footer: Mapped[str] = mapped_column(Text, default="")
+    # The rhythms readers may choose, comma-separated in order ("daily,weekly"); the first
+    # is what a reader gets until they choose.
+    frequencies: Mapped[str] = mapped_column(String(32), default="weekly", server_default="weekly")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @hybrid_property

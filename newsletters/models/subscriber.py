@@ -60,6 +60,9 @@ class Subscriber(db.Model):
     # When we last mailed a confirmation or a fresh link: the throttle against mail bombing.
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the reader reads us in ("es"), from the page they signed up on; None:
+    # whatever their browser asks for.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     subscriptions: Mapped[list["Subscription"]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
@@ -93,6 +96,12 @@ class Subscription(db.Model):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The rhythm the reader chose (None: the newsletter's first). A change waits for a
+    # period boundary both rhythms share (``frequency_from``), so that no story is
+    # skipped or sent twice; until then ``next_frequency`` holds it.
+    frequency: Mapped[str | None] = mapped_column(String(8))
+    next_frequency: Mapped[str | None] = mapped_column(String(8))
+    frequency_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     newsletter: Mapped[Newsletter] = relationship()
