@@ -120,8 +120,8 @@ def test_an_editor_arranges_previews_tests_schedules_and_sends_an_issue(live_ser
     page.get_by_role("tab", name="Phone").click()
     expect(page.get_by_role("tab", name="Phone")).to_have_attribute("aria-selected", "true")
     expect(_preview(page).locator(".story__title")).to_have_text([FIRST, THIRD, FOURTH])
-    frame = page.frame(name="issue-preview")
-    assert frame.evaluate("window.innerWidth") == 390
+    # The frame's own width, read from the page (the frame may be loading a new render).
+    expect(page.locator("iframe[name=issue-preview]")).to_have_js_property("clientWidth", 390)
     page.get_by_role("tab", name="Plain text").click()
     text = _preview(page).locator("pre")
     expect(text).to_contain_text(THIRD)
