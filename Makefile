@@ -8,7 +8,7 @@ PORT ?= 5000
 
 export FLASK_APP := app
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/signup.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/imports.py
+
+# Readers' languages (docs/languages.md): collect every marked string into messages.pot,
+# merge it into each language's messages.po, and compile the .mo files the app reads. The
+# compiled files are committed, so a fresh checkout serves every language with no step.
+TRANSLATIONS := newsletters/translations
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ --no-location -w 100 \
+		--project newsletters -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		-w 100 --ignore-obsolete
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

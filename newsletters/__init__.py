@@ -16,6 +16,7 @@ from newsletters import (
     dev,
     error_pages,
     http,
+    locales,
     models,
     observability,
     public,
@@ -65,6 +66,7 @@ def register_extensions(app: Flask) -> None:
         render_item=render_migration_type,
     )
     csrf.init_app(app)
+    locales.init_app(app)  # readers' languages (Flask-Babel)
     limiter.init_app(app)
     login.init_app(app)
     login.login_view = "admin.login"

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "SUPPORT_EMAIL": "",
     "POSTAL_ADDRESS": "",
     "PRIVACY_URL": "",
+    # The languages readers read us in; the first is the default (newsletters.locales).
+    "LANGUAGES": ["en", "es", "de"],
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
@@ -56,6 +58,14 @@ DEFAULTS: dict[str, Any] = {
     "DIGEST_MAX_ATTEMPTS": 5,
     "DIGEST_CLAIM_TIMEOUT_SECONDS": 900,
     "DIGEST_JOURNAL_DIR": "",
+    # Uploaded import files and their reports live here (shared with the workers).
+    "IMPORT_DIR": "",
+    # The largest file the console's import accepts; larger uploads get 413.
+    "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+    # Rows an import checks, and applies, per transaction (each applied one is a checkpoint).
+    "IMPORT_BATCH_SIZE": 1000,
+    # An import with no progress for this long has lost its runner: the console offers to resume.
+    "IMPORT_STALL_SECONDS": 300,
     "CELERY_BROKER_URL": "",
     "CELERY_QUEUE": "newsletters",
     "RATELIMIT_ENABLED": True,
@@ -195,6 +205,8 @@ def _derive(app: Flask) -> None:
         config["MAIL_DEFAULT_SENDER"] = f"{config['SITE_NAME']} <newsletters@{site_domain(app)}>"
     if not config["DIGEST_JOURNAL_DIR"]:
         config["DIGEST_JOURNAL_DIR"] = os.path.join(app.instance_path, "journal")
+    if not config["IMPORT_DIR"]:
+        config["IMPORT_DIR"] = os.path.join(app.instance_path, "imports")
     if not config["DEV_MAILBOX_PATH"]:
         config["DEV_MAILBOX_PATH"] = os.path.join(app.instance_path, "mailbox")
     if production and not config["TRUSTED_HOSTS"]:

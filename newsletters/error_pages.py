@@ -10,52 +10,63 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from newsletters.errors import InvalidToken, NewsletterError
 from newsletters.extensions import db
 from newsletters.http import json_error, wants_json
+from newsletters.locales import N_, translated
 
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Bad request", "We couldn't understand that request."),
-    404: ("Page not found", "We couldn't find that page. It may have moved."),
-    405: ("Not allowed", "That page can't be used this way."),
-    413: ("Too much data", "That was more than we accept in one go."),
+    400: (N_("Bad request"), N_("We couldn't understand that request.")),
+    404: (N_("Page not found"), N_("We couldn't find that page. It may have moved.")),
+    405: (N_("Not allowed"), N_("That page can't be used this way.")),
+    413: (N_("Too much data"), N_("That was more than we accept in one go.")),
     429: (
-        "Too many attempts",
-        "You've tried that several times in a short while. Please wait a few minutes "
-        "and try again.",
+        N_("Too many attempts"),
+        N_(
+            "You've tried that several times in a short while. Please wait a few minutes "
+            "and try again."
+        ),
     ),
     500: (
-        "Something went wrong",
-        "Something went wrong on our side and nothing was saved. Please try again in a moment.",
+        N_("Something went wrong"),
+        N_("Something went wrong on our side and nothing was saved. Please try again in a moment."),
     ),
     503: (
-        "We'll be right back",
-        "We can't reach our database just now, so nothing was changed. "
-        "Please try again in a minute.",
+        N_("We'll be right back"),
+        N_(
+            "We can't reach our database just now, so nothing was changed. "
+            "Please try again in a minute."
+        ),
     ),
 }
 
 
 def _answer(status: int, code: str, title: str, message: str, template: str = "errors/error.html"):
+    """The page (or JSON) for an error; title and message are English, shown translated."""
     if wants_json() or request.path.startswith(("/api/", "/webhooks/")):
         return json_error(code, message, status)
-    return render_template(template, status=status, title=title, message=message), status
+    page = render_template(
+        template, status=status, title=translated(title), message=translated(message)
+    )
+    return page, status
 
 
 def invalid_link(error: InvalidToken):
     """A bad, expired or tampered link: say so, offer a new one, change nothing."""
-    return _answer(400, error.code, "This link doesn't work", error.message, "errors/link.html")
+    return _answer(400, error.code, N_("This link doesn't work"), error.message, "errors/link.html")
 
 
 def domain_error(error: NewsletterError):
     """Any other refusal by the domain."""
-    body, status = _answer(error.status, error.code, "We couldn't do that", error.message)
+    body, status = _answer(error.status, error.code, N_("We couldn't do that"), error.message)
     headers = {"WWW-Authenticate": 'Bearer realm="newsletters"'} if status == 401 else {}
     return body, status, headers
 
 
 def csrf_error(error: CSRFError):
     """A form without a valid CSRF token, usually an old tab."""
-    return _answer(400, "form_expired", "This form has expired", "Reload the page and try again.")
+    return _answer(
+        400, "form_expired", N_("This form has expired"), N_("Reload the page and try again.")
+    )
 
 
 def http_error(error: HTTPException):
@@ -94,7 +105,10 @@ def bad_data(error: DataError):
     refusal = type(error.orig).__name__  # the class only: the message may quote the value
     log.warning("database refused a value on %s %s: %s", request.method, request.path, refusal)
     return _answer(
-        400, "invalid_input", "We couldn't do that", "Something in that request can't be stored."
+        400,
+        "invalid_input",
+        N_("We couldn't do that"),
+        N_("Something in that request can't be stored."),
     )
 
 

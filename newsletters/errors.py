@@ -1,4 +1,9 @@
-"""The domain's errors. Views turn them into pages or JSON; nothing else does."""
+"""The domain's errors. Views turn them into pages or JSON; nothing else does.
+
+Messages a reader may see are marked with ``N_`` and shown in the reader's language.
+"""
+
+from newsletters.locales import N_
 
 
 class NewsletterError(Exception):
@@ -6,7 +11,7 @@ class NewsletterError(Exception):
 
     status = 400
     code = "error"
-    message = "Something about this request is not right."
+    message = N_("Something about this request is not right.")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
@@ -27,7 +32,7 @@ class InvalidEmail(InvalidInput):
     """The address is not one we can send to."""
 
     code = "invalid_email"
-    message = "Please enter a valid email address, like name@example.com."
+    message = N_("Please enter a valid email address, like name@example.com.")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message, field="email")
@@ -37,7 +42,7 @@ class UnknownNewsletter(InvalidInput):
     """A newsletter slug that does not exist or is not open for signup."""
 
     code = "unknown_newsletter"
-    message = "One of the newsletters you picked is no longer available. Reload and try again."
+    message = N_("One of the newsletters you picked is no longer available. Reload and try again.")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message, field="newsletters")
@@ -47,7 +52,7 @@ class NoNewsletterChosen(InvalidInput):
     """A signup that ticked nothing."""
 
     code = "no_newsletter"
-    message = "Choose at least one newsletter."
+    message = N_("Choose at least one newsletter.")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message, field="newsletters")
@@ -57,21 +62,21 @@ class FormExpired(InvalidInput):
     """The signed form token is missing, forged or too old."""
 
     code = "form_expired"
-    message = "This form has expired. Reload the page and try again."
+    message = N_("This form has expired. Reload the page and try again.")
 
 
 class InvalidToken(NewsletterError):
     """A link token that is forged, tampered with, for another purpose, or dead."""
 
     code = "invalid_token"
-    message = "This link is not valid. It may have been mistyped or already replaced."
+    message = N_("This link is not valid. It may have been mistyped or already replaced.")
 
 
 class ExpiredToken(InvalidToken):
     """A genuine link that is too old to use."""
 
     code = "expired_token"
-    message = "This link has expired."
+    message = N_("This link has expired.")
 
 
 class NotFound(NewsletterError):
@@ -79,7 +84,7 @@ class NotFound(NewsletterError):
 
     status = 404
     code = "not_found"
-    message = "We couldn't find that."
+    message = N_("We couldn't find that.")
 
 
 class Unauthorized(NewsletterError):

@@ -8,6 +8,7 @@ from flask import Flask, jsonify, make_response, request
 from flask.json.provider import DefaultJSONProvider
 
 from newsletters.errors import InvalidInput
+from newsletters.locales import translated
 from newsletters.services.readers.history import Origin
 
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite
@@ -25,8 +26,9 @@ def wants_json() -> bool:
 
 
 def json_error(code: str, message: str, status: int, **extra):
-    """The one shape of every JSON error: ``{"error": {"code", "message"}}``."""
-    return jsonify({"error": {"code": code, "message": message, **extra}}), status
+    """The one shape of every JSON error: ``{"error": {"code", "message"}}``, the message
+    in the reader's language."""
+    return jsonify({"error": {"code": code, "message": translated(message), **extra}}), status
 
 
 def request_origin(source: str) -> Origin:

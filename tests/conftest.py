@@ -68,6 +68,7 @@ def test_settings(database_url: str, workdir: Path, **overrides) -> dict:
         "MAIL_SERVER": "",
         "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@newsletters.test>",
         "DEV_MAILBOX_PATH": str(workdir / "mailbox"),
+        "IMPORT_DIR": str(workdir / "imports"),
         "SIGNUP_MIN_SECONDS": 0,
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": "memory://",

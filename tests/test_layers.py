@@ -1,6 +1,7 @@
 """The house's floors: imports point down, never up or sideways between domains.
 
 readers/, issues/ and console/ on top; mail/ and the catalogue below them;
+rhythm/ (the periods of each frequency, and a reader's change of rhythm) and
 branding (a newsletter's logo, accent and footer rules) under the catalogue;
 core/ at the bottom; models under everything. A blueprint, command or task may
 use any service, but no service reaches back up into them.
@@ -10,16 +11,18 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "newsletters"
+LOW = {"catalogue", "rhythm", "branding", "core"}  # under the domains, in this order
 ALLOWED = {
     "core": set(),
     "mail": {"core"},
     "branding": {"core"},
-    "catalogue": {"branding", "core"},
-    "readers": {"mail", "catalogue", "branding", "core"},
-    "issues": {"mail", "catalogue", "branding", "core"},
-    "console": {"mail", "catalogue", "branding", "core"},
-    "deliverability": {"readers", "issues", "console", "mail", "catalogue", "branding", "core"},
-    "demo": {"readers", "issues", "mail", "catalogue", "branding", "core"},
+    "rhythm": {"core"},
+    "catalogue": {"rhythm", "branding", "core"},
+    "readers": {"mail"} | LOW,
+    "issues": {"mail"} | LOW,
+    "console": {"mail"} | LOW,
+    "deliverability": {"readers", "issues", "console", "mail"} | LOW,
+    "demo": {"readers", "issues", "mail"} | LOW,
 }
 ABOVE_SERVICES = ("newsletters.public", "newsletters.admin", "newsletters.api", "newsletters.cli",
                   "newsletters.webhooks",

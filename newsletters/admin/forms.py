@@ -12,14 +12,16 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import DateTimeLocalInput
+from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from newsletters.services.branding import DEFAULT_ACCENT
 from newsletters.services.catalogue import WEEKDAYS
+from newsletters.services.readers.import_formats import FORMAT_CHOICES as IMPORT_FORMAT_CHOICES
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -64,6 +66,7 @@ class NewsletterForm(ConsoleForm):
     slug = StringField("Slug", validators=[InputRequired(), Length(max=64)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
     cadence = SelectField("Cadence", choices=[SelectChoice("weekly", "Weekly")])
+    frequencies = StringField("Frequencies", default="weekly", validators=[Length(max=32)])
     send_day = SelectField(
         "Send on",
         choices=[SelectChoice(day, name) for day, name in zip(WEEKDAYS, DAY_NAMES, strict=True)],
@@ -97,9 +100,22 @@ class StoryForm(ConsoleForm):
 
 
 class ImportForm(ConsoleForm):
-    """A CSV of readers, and whether their consent was given elsewhere."""
+    """A CSV of readers (ours, or another system's export) and where they go."""
 
-    file = FileField("CSV file (columns: email,newsletters)", validators=[FileRequired()])
+    file = FileField(
+        "CSV file (columns: email,newsletters, or an export as it is)", validators=[FileRequired()]
+    )
+    format = SelectField(
+        "Whose file is it",
+        choices=[SelectChoice(name, label) for name, label in IMPORT_FORMAT_CHOICES],
+        default="auto",
+    )
+    newsletters = SelectMultipleField(
+        "Newsletters for an export's members (tags can be mapped on the next page)",
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,  # the service names the unknown newsletter
+    )
     attest = BooleanField("These readers already gave their consent: subscribe them at once")
     consent_note = TextAreaField(
         "Where and when they consented (kept as their consent record)",

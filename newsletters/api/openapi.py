@@ -222,8 +222,14 @@ def _schemas() -> dict:
         },
         "Newsletter": {
             "type": "object",
-            "required": ["slug", "name", "description", "cadence"],
-            "properties": {"slug": text, "name": text, "description": text, "cadence": text},
+            "required": ["slug", "name", "description", "cadence", "frequencies"],
+            "properties": {
+                "slug": text,
+                "name": text,
+                "description": text,
+                "cadence": text,
+                "frequencies": {"type": "array", "items": text},
+            },
         },
         "StoryRequest": {
             "type": "object",

@@ -13,6 +13,7 @@ from newsletters.services.console import api_tokens
 from newsletters.services.core import idempotency
 from newsletters.services.issues import stories
 from newsletters.services.readers import signup
+from newsletters.services.rhythm.choice import default_frequency, offered
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # API clients authenticate with a bearer token, not a session cookie
@@ -76,7 +77,8 @@ def list_newsletters():
                     "slug": n.slug,
                     "name": n.name,
                     "description": n.description,
-                    "cadence": n.cadence.value,
+                    "cadence": default_frequency(n),
+                    "frequencies": offered(n),
                 }
                 for n in public_newsletters()
             ]

@@ -17,6 +17,12 @@ newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
 @click.option(
     "--cadence", type=click.Choice([c.value for c in Cadence]), default="weekly", show_default=True
 )
+@click.option(
+    "--frequencies",
+    default="weekly",
+    show_default=True,
+    help="The rhythms readers may choose, of daily, weekly, monthly; the first is the default.",
+)
 @click.option("--send-day", type=click.Choice(catalogue.WEEKDAYS), default="mon", show_default=True)
 @click.option("--send-hour", type=click.IntRange(0, 23), default=8, show_default=True)
 @click.option("--feed-url", default=None, help="RSS or Atom feed to pull stories from.")

@@ -2,16 +2,17 @@
 
 Each command is one service call (:mod:`services.issues.control`), written to the
 audit log as done from the command line. ``ISSUE`` is an issue's id, as the console
-shows it, or a newsletter's slug for its issue being sent (or else its next draft).
+shows it, or a newsletter's slug for its issue being sent (or else its next draft);
+``slug/daily`` names one rhythm's issue of a newsletter that has more than one.
 """
 
 import click
 
-from newsletters.cli.issues import digest_cli
+from newsletters.cli.issues import digest_cli, frequency_option
 from newsletters.errors import NewsletterError
 from newsletters.models import utcnow
 from newsletters.services.console import audit
-from newsletters.services.issues import control
+from newsletters.services.issues import compose, control
 from newsletters.services.issues.schedule import local
 
 COMMAND_LINE = audit.Actor(None, "command line")
@@ -28,10 +29,14 @@ def _issue(reference: str):
         raise click.ClickException(error.message) from error
 
 
+def _name(issue) -> str:
+    return compose.label(issue.newsletter, issue.frequency)
+
+
 def _describe(issue) -> str:
     progress = control.progress(issue)
     return (
-        f"{issue.newsletter.slug} {issue.uuid}: {progress.status}; sent {progress.sent} "
+        f"{_name(issue)} {issue.uuid}: {progress.status}; sent {progress.sent} "
         f"of {progress.total}, {progress.waiting} waiting"
     )
 
@@ -44,7 +49,8 @@ def _describe(issue) -> str:
     required=True,
     help="When to send, ISO 8601; without an offset, on the newsletters' clock (TIMEZONE).",
 )
-def schedule_issue(slug, at):
+@frequency_option
+def schedule_issue(slug, at, frequency):
     """Send a newsletter's next issue at a chosen time instead of its usual slot."""
     now = utcnow()
     try:
@@ -54,13 +60,13 @@ def schedule_issue(slug, at):
             "issue.schedule",
             "newsletter",
             slug,
-            lambda: control.schedule_next(slug, send_at, now),
+            lambda: control.schedule_next(slug, send_at, now, frequency),
             detail={"send_at": send_at.isoformat()},
         )
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     click.echo(
-        f"{slug} {issue.uuid}: scheduled for {local(send_at):%Y-%m-%d %H:%M %Z} "
+        f"{_name(issue)} {issue.uuid}: scheduled for {local(send_at):%Y-%m-%d %H:%M %Z} "
         f"({send_at:%Y-%m-%d %H:%M} UTC); flask digest send sends it then"
     )
 

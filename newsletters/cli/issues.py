@@ -11,8 +11,15 @@ from flask.cli import AppGroup
 from newsletters.errors import NewsletterError
 from newsletters.models import utcnow
 from newsletters.services.issues import editing, feeds, previews, runs
+from newsletters.services.rhythm.periods import FREQUENCIES
 
 digest_cli = AppGroup("digest", help="Send and preview newsletters' issues (what cron runs).")
+frequency_option = click.option(
+    "--frequency",
+    type=click.Choice(FREQUENCIES),
+    default=None,
+    help="Which of the newsletter's rhythms (default: its first).",
+)
 feeds_cli = AppGroup("feeds", help="Import stories from newsletters' RSS and Atom feeds.")
 
 
@@ -26,7 +33,7 @@ class TerminalProgress:
         bar = self.stack.enter_context(
             click.progressbar(
                 length=max(total, 1),
-                label=f"{issue.newsletter.slug} {issue.period_start:%Y-%m-%d}",
+                label=f"{issue.newsletter.slug} {issue.frequency} {issue.period_start:%Y-%m-%d}",
                 show_eta=True,
                 show_pos=True,
                 item_show_func=lambda _: None,
@@ -38,7 +45,10 @@ class TerminalProgress:
         def advance(n: int) -> None:
             done[0] += n
             rate = done[0] / max(time.monotonic() - started, 1e-6)
-            bar.label = f"{issue.newsletter.slug} {issue.period_start:%Y-%m-%d} {rate:.0f}/s"
+            bar.label = (
+                f"{issue.newsletter.slug} {issue.frequency} {issue.period_start:%Y-%m-%d} "
+                f"{rate:.0f}/s"
+            )
             bar.update(n)
 
         return advance
@@ -88,10 +98,11 @@ def send_issues(slug, force, dry_run, executor, connections):
 @digest_cli.command("preview")
 @click.argument("slug")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write.")
-def preview_issue(slug, out):
+@frequency_option
+def preview_issue(slug, out, frequency):
     """Render the next issue as it stands now (HTML, plus a .txt beside it)."""
     try:
-        issue, email, stories = previews.preview_next(slug, utcnow())
+        issue, email, stories = previews.preview_next(slug, utcnow(), frequency)
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     out = out or Path(f"{slug}-{issue.period_end:%Y-%m-%d}.html")
@@ -105,10 +116,11 @@ def preview_issue(slug, out):
 @click.argument("slug")
 @click.option("--subject", help="This issue's subject; {name}, {date} and {site} are filled in.")
 @click.option("--intro", help="This issue's introduction.")
-def edit_issue(slug, subject, intro):
+@frequency_option
+def edit_issue(slug, subject, intro, frequency):
     """Give the next issue its own subject or intro before it goes out."""
     try:
-        issue = editing.set_overrides(slug, utcnow(), subject, intro)
+        issue = editing.set_overrides(slug, utcnow(), subject, intro, frequency)
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     click.echo(f"the issue ending {issue.period_end:%Y-%m-%d %H:%M} UTC will use your changes")

@@ -11,11 +11,13 @@ import re
 from datetime import datetime
 
 from flask import Blueprint, abort, make_response, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import NotFound as PageNotFound
 
 from newsletters import error_pages
 from newsletters.errors import NotFound
 from newsletters.http import private_page
+from newsletters.locales import local_date
 from newsletters.public import forms, pages
 from newsletters.public.support import support_mailto
 from newsletters.security import allow_remote_images
@@ -41,9 +43,16 @@ def not_found(error: NotFound):
 
 @bp.app_template_filter("archive_date")
 def archive_date(moment: datetime) -> str:
-    """'19 May 2026', on the publisher's wall clock."""
-    day = local(moment)
-    return f"{day.day} {day:%B %Y}"
+    """'19 May 2026' ('19 de mayo de 2026', '19. Mai 2026'), on the publisher's wall clock."""
+    return local_date(local(moment).date())
+
+
+@bp.app_template_global("sent_time")
+def sent_time(moment: datetime) -> Markup:
+    """The date an issue went out, as a ``<time>`` element inside a translated sentence."""
+    return Markup('<time datetime="{}">{}</time>').format(
+        moment.isoformat(timespec="seconds"), archive_date(moment)
+    )
 
 
 def _cached(page, *, shared: bool):

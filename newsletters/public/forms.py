@@ -11,12 +11,12 @@ session-bound token.
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-from newsletters.errors import FormExpired, InvalidToken
+from newsletters.errors import FormExpired, InvalidInput, InvalidToken
 from newsletters.limits import spend_form_use
 from newsletters.services.catalogue import MAX_CHOICES, Card
 from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH
@@ -37,6 +37,8 @@ class SignupSubmission:
     # When the form was drawn (from its signed token), for the fill-time check; None
     # when the token was not read.
     shown_at: float | None
+    # The rhythm asked for a newsletter (``frequency-<slug>``), where the form asks.
+    frequencies: dict[str, str] = field(default_factory=dict)
 
 
 def signup_form_token() -> str:
@@ -64,6 +66,22 @@ def _spend_token(form: MultiDict) -> float:
     return issued
 
 
+FREQUENCY_FIELD = "frequency-"
+
+
+def chosen_frequencies(form: MultiDict) -> dict[str, str]:
+    """The rhythm asked for each newsletter: ``frequency-<slug>`` fields, slug -> value
+    (checked by the service, which refuses a newsletter or rhythm it does not know)."""
+    chosen = {
+        name.removeprefix(FREQUENCY_FIELD): form.get(name, "").strip()
+        for name in form
+        if name.startswith(FREQUENCY_FIELD)
+    }
+    if len(chosen) > MAX_CHOICES:
+        raise InvalidInput("That is more newsletters than we publish.", field="newsletters")
+    return chosen
+
+
 def read_signup(form: MultiDict, *, check_token: bool = True) -> SignupSubmission:
     """Check the form token and collect the fields; :class:`FormExpired` if the token fails."""
     shown_at = _spend_token(form) if check_token else None
@@ -74,6 +92,7 @@ def read_signup(form: MultiDict, *, check_token: bool = True) -> SignupSubmissio
         source=source if source in SIGNUP_SOURCES else "form",
         shown=[s for s in form.get("shown", "").split(",") if s][:MAX_CHOICES],
         shown_at=shown_at,
+        frequencies=chosen_frequencies(form),
     )
 
 

@@ -6,6 +6,7 @@ from flask import render_template
 
 from newsletters.errors import FormExpired, InvalidInput
 from newsletters.http import json_error, wants_json
+from newsletters.locales import N_
 from newsletters.public import forms
 from newsletters.public.support import support_mailto
 from newsletters.security import allow_framing
@@ -68,7 +69,9 @@ def form_expired_page(error: FormExpired, form):
         cards_for(submission, signup_cards()),
         source="embed",
         status=error.status,
-        error=FormExpired("This form had expired, so here is a fresh one. Please sign up again."),
+        error=FormExpired(
+            N_("This form had expired, so here is a fresh one. Please sign up again.")
+        ),
         email=submission.email,
         selected=set(submission.newsletters),
     )

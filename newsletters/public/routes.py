@@ -23,11 +23,12 @@ from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import InternalServerError
 from wtforms import ValidationError
 
-from newsletters import error_pages
+from newsletters import error_pages, locales
 from newsletters.errors import FormExpired, InvalidInput
 from newsletters.extensions import csrf
 from newsletters.http import private_page, request_origin, wants_json
 from newsletters.limits import limit_per_address, limit_per_ip
+from newsletters.locales import N_
 from newsletters.public import failures, forms, pages, support
 from newsletters.security import allow_framing
 from newsletters.services.catalogue import signup_cards
@@ -103,21 +104,27 @@ def subscribe():
         status, body = idempotency.apply_once(
             _idempotency_key(),
             "subscribe",
-            idempotency.fingerprint(submission.email, sorted(submission.newsletters)),
+            idempotency.fingerprint(
+                submission.email,
+                sorted(submission.newsletters),
+                sorted(submission.frequencies.items()),
+            ),
             lambda: signup.subscribe(
                 submission.email,
                 submission.newsletters,
                 request_origin(submission.source),
                 automated=automated,
+                locale=locales.current_locale(),
+                frequencies=submission.frequencies,
             ),
-            lambda _: (200, {"status": "ok", "message": THANKS}),
+            lambda _: (200, {"status": "ok", "message": locales.translated(THANKS)}),
         )
     except InvalidInput as error:
         return pages.signup_error_page(error, submission, request.form)
     if wants_json():
         return jsonify(body), status
     template = "public/embed_thanks.html" if submission.source == "embed" else "public/thanks.html"
-    return render_template(template, message=THANKS)
+    return render_template(template, message=locales.translated(THANKS))
 
 
 # --- confirming ---------------------------------------------------------------------------
@@ -175,16 +182,17 @@ def save_preferences(token: str):
     origin = request_origin("preferences")
     leave_all = request.form.get("action") == "unsubscribe_all"
     slugs = [] if leave_all else request.form.getlist("newsletters")
-    message = (
-        "You have been unsubscribed from all newsletters."
+    rhythms = {} if leave_all else forms.chosen_frequencies(request.form)
+    message = locales.translated(
+        N_("You have been unsubscribed from all newsletters.")
         if leave_all
-        else "Your preferences have been saved."
+        else N_("Your preferences have been saved.")
     )
 
     def apply():
         if leave_all:
             return preferences.unsubscribe_from_all(token, origin)
-        return preferences.update_preferences(token, slugs, origin)
+        return preferences.update_preferences(token, slugs, origin, rhythms)
 
     def answer(outcome):
         active = [n.slug for n in standing.active_newsletters(outcome.subscriber)]
@@ -193,7 +201,7 @@ def save_preferences(token: str):
     status, body = idempotency.apply_once(
         _idempotency_key(),
         "preferences",
-        idempotency.fingerprint(token, leave_all, sorted(slugs)),
+        idempotency.fingerprint(token, leave_all, sorted(slugs), sorted(rhythms.items())),
         apply,
         answer,
     )
@@ -250,7 +258,8 @@ def unsubscribe_post(token: str):
         token, request_origin("one-click" if one_click else "unsubscribe-page")
     )
     if one_click:
-        return "You have been unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+        said = locales.translated(N_("You have been unsubscribed."))
+        return f"{said}\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template(
         "public/unsubscribed.html",
         newsletter=outcome.newsletter,

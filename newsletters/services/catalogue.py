@@ -5,19 +5,26 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
 
 from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
 from newsletters.extensions import db
-from newsletters.models import Cadence, Newsletter
+from newsletters.locales import N_
+from newsletters.models import Cadence, Newsletter, utcnow
 from newsletters.services import branding
 from newsletters.services.core import outbound, sql
 from newsletters.services.core.transactions import atomic
+from newsletters.services.rhythm.choice import default_frequency, offered, parse_frequencies
+from newsletters.services.rhythm.offer import follow_new_offer
+from newsletters.services.rhythm.periods import Frequency
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_CHOICES = 100
+# A signup naming more newsletters than exist: a reader may see it, so it is translated.
+TOO_MANY = N_("That is more newsletters than we publish.")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SUBJECT_FIELDS = {"name", "date", "site"}
 MAX_SUBJECT_TEMPLATE = 200  # what a newsletter's subject_template column holds
@@ -62,9 +69,10 @@ class Card:
     slug: str
     name: str
     description: str
-    cadence: Cadence
+    cadence: Frequency  # its first rhythm: what a reader gets who does not choose
     send_weekday: int
     send_hour: int
+    frequencies: tuple[str, ...] = ("weekly",)
 
 
 LAST_KNOWN_KEY = "newsletters.last_known_cards"
@@ -73,7 +81,15 @@ LAST_KNOWN_KEY = "newsletters.last_known_cards"
 def signup_cards() -> list[Card]:
     """The public newsletters for a signup page; remembered for when the database is down."""
     cards = [
-        Card(n.slug, n.name, n.description, n.cadence, n.send_weekday, n.send_hour)
+        Card(
+            n.slug,
+            n.name,
+            n.description,
+            Frequency(default_frequency(n)),
+            n.send_weekday,
+            n.send_hour,
+            tuple(offered(n)),
+        )
         for n in public_newsletters()
     ]
     current_app.extensions[LAST_KNOWN_KEY] = cards
@@ -105,7 +121,7 @@ def newsletters_for_signup(slugs: Iterable[str]) -> list[Newsletter]:
     if not wanted:
         raise NoNewsletterChosen()
     if len(wanted) > MAX_CHOICES:
-        raise InvalidInput("That is more newsletters than we publish.", field="newsletters")
+        raise InvalidInput(TOO_MANY, field="newsletters")
     found = {n.slug: n for n in public_newsletters() if n.slug in wanted}
     if len(found) != len(wanted):
         raise UnknownNewsletter()
@@ -183,6 +199,9 @@ class NewsletterInput:
     name: str
     description: str = ""
     cadence: str = "weekly"
+    # The rhythms readers may choose, "daily,weekly" (the first is the default); None
+    # keeps what the newsletter offers (weekly for a new one).
+    frequencies: str | None = None
     send_day: str = "mon"
     send_hour: int = 8
     public: bool = True
@@ -216,11 +235,12 @@ def all_newsletters() -> list[Newsletter]:
     )
 
 
-def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
+def _apply(newsletter: Newsletter, data: NewsletterInput, now: datetime | None = None) -> None:
     """Check and copy every editable field; the one place that knows what is allowed."""
     _check_fields(data.slug, data.name, data.send_day, data.send_hour)
     if data.cadence not in {c.value for c in Cadence}:
         raise InvalidInput(f"Unknown cadence {data.cadence!r}.", field="cadence")
+    frequencies = None if data.frequencies is None else parse_frequencies(data.frequencies)
     if data.feed_url:
         _check_feed_url(data.feed_url)
     if data.from_name and (len(data.from_name) > 120 or has_control_characters(data.from_name)):
@@ -253,6 +273,18 @@ def _apply(newsletter: Newsletter, data: NewsletterInput) -> None:
     newsletter.web_archive = data.archive
     newsletter.brand_logo_url, newsletter.brand_accent = logo_url, accent
     newsletter.brand_footer = footer
+    if frequencies is not None:
+        _offer(newsletter, frequencies, now or utcnow())
+
+
+def _offer(newsletter: Newsletter, frequencies: list[str], now: datetime) -> None:
+    """Offer these rhythms; readers on one it drops move to its first at a shared
+    boundary (:func:`rhythm.offer.follow_new_offer`)."""
+    before = offered(newsletter) if newsletter.id is not None else None
+    newsletter.frequencies = ",".join(frequencies)
+    if before is not None:
+        db.session.flush()
+        follow_new_offer(newsletter, before, now)
 
 
 def _check_feed_url(url: str) -> None:
@@ -276,10 +308,13 @@ def create_newsletter(data: NewsletterInput) -> Newsletter:
 
 
 @atomic
-def update_newsletter(public_id: str, data: NewsletterInput) -> Newsletter:
-    """Change a newsletter; links already mailed keep working, slugs may change freely."""
+def update_newsletter(
+    public_id: str, data: NewsletterInput, now: datetime | None = None
+) -> Newsletter:
+    """Change a newsletter; links already mailed keep working, slugs may change freely.
+    Readers of a rhythm it stops offering move at a boundary after ``now``."""
     newsletter = newsletter_by_uuid(public_id)
-    _apply(newsletter, data)
+    _apply(newsletter, data, now or utcnow())
     return newsletter
 
 

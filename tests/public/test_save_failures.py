@@ -258,3 +258,44 @@ def test_a_terminated_database_connection_is_replaced_without_the_reader_noticin
     response = sign_up(client, READER, "ai-digest")
     assert response.status_code == 200
     assert statuses(app, READER) == {"ai-digest": "pending"}
+
+
+def test_a_spanish_reader_gets_the_message_and_the_mailto_in_spanish(app, client, fault):
+    page = client.get("/?lang=es").get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_token_in(page),
+        "idempotency_key": "signup-es-0001",
+        "email": READER,
+        "newsletters": ["the-weekly", "climate-report"],
+        "source": "form",
+    }
+    with fault:
+        response = client.post("/subscribe?lang=es", data=form)
+        answer = client.post(
+            "/subscribe?lang=es",
+            data={**form, "idempotency_key": "signup-es-0002"},
+            headers={"Accept": "application/json"},
+        )
+    assert response.status_code == 503
+    assert response.headers["Content-Language"] == "es"
+    failure = Page(response.get_data(as_text=True))
+    assert " ".join(failure.message.split()) == SPANISH_MESSAGE
+    assert failure.request_id.strip().startswith("Referencia: ")
+    query = parse_qs(urlsplit(failure.mailto).query)
+    assert query["subject"] == ["Mis boletines"]
+    assert query["body"] == [
+        "Hola, quiero suscribirme a estos boletines:\n- Climate Report\n- The Weekly"
+    ]
+    assert 'data-mailto-intro="Hola, quiero suscribirme a estos boletines:"' in (
+        response.get_data(as_text=True)
+    )
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["message"] == SPANISH_MESSAGE
+    assert statuses(app, READER) == {}
+
+
+SPANISH_MESSAGE = (
+    "Parece que algo ha salido mal. Estamos teniendo problemas para guardar tus preferencias. "
+    "Prueba a recargar esta página y a actualizarlas una vez más. Si sigues viendo este "
+    "mensaje, escríbenos a help@newsletters.test con la lista de boletines que quieres recibir."
+)

@@ -10,6 +10,7 @@ from newsletters.services import catalogue
 from newsletters.services.catalogue import all_newsletters
 from newsletters.services.issues import overview, stories
 from newsletters.services.issues.stories import StoryInput
+from newsletters.services.rhythm.choice import offered
 
 
 def _story_form(story=None) -> StoryForm:
@@ -106,12 +107,25 @@ def delete_story(uuid: str):
     return redirect(url_for("admin.stories_list"))
 
 
+def next_issue_rows(newsletters: list) -> list[tuple]:
+    """(newsletter, rhythm, label) for each next issue an editor may open: one row for a
+    newsletter with one rhythm, as always (rhythm None), one per rhythm otherwise."""
+    rows = []
+    for newsletter in newsletters:
+        rhythms = offered(newsletter)
+        if len(rhythms) == 1:
+            rows.append((newsletter, None, newsletter.name))
+        else:
+            rows.extend((newsletter, f, f"{newsletter.name} ({f})") for f in rhythms)
+    return rows
+
+
 def issues_page(error: InvalidInput | None = None) -> str:
     """The issues list; with ``error``, a refused action's message at the top."""
     return render_template(
         "admin/issues.html",
         issues=overview.issues_overview(limit=50),
-        newsletters=[n for n in all_newsletters() if n.in_service],
+        next_issues=next_issue_rows([n for n in all_newsletters() if n.in_service]),
         test_form=TestSendForm(),
         action=ActionForm(),
         error=error,

@@ -113,7 +113,10 @@ def preview_issue(key: str):
     if not _is_uuid(key):
         if request.method != "GET":
             abort(405)
-        _, email, _ = previews.preview_next(key, now)
+        try:
+            _, email, _ = previews.preview_next(key, now, request.args.get("frequency") or None)
+        except InvalidInput as error:
+            abort(400, error.message)
         return Response(email.html, headers=PREVIEW_HEADERS)
     issue = overview.issue_by_uuid(key)
     draft = issue_page.posted_draft()
@@ -158,7 +161,9 @@ def _test_next_issue(slug: str):
                 "issue.test",
                 "newsletter",
                 slug,
-                lambda: previews.send_test_of_next(slug, form.address.data, utcnow()),
+                lambda: previews.send_test_of_next(
+                    slug, form.address.data, utcnow(), request.form.get("frequency") or None
+                ),
                 detail={"to": form.address.data},
             )
         except InvalidInput as error:
@@ -178,7 +183,7 @@ def open_next_issue(slug: str):
             "issue.open",
             "newsletter",
             slug,
-            lambda: editing.open_next_issue(slug, utcnow()),
+            lambda: editing.open_next_issue(slug, utcnow(), request.form.get("frequency") or None),
             detail=lambda issue: {"issue": str(issue.uuid)},
         )
     except InvalidInput as error:

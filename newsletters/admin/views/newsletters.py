@@ -27,6 +27,7 @@ def _input(form: NewsletterForm) -> NewsletterInput:
         name=form.name.data or "",
         description=form.description.data or "",
         cadence=form.cadence.data,
+        frequencies=form.frequencies.data or "",
         send_day=form.send_day.data,
         send_hour=form.send_hour.data if form.send_hour.data is not None else 8,
         public=bool(form.public.data),

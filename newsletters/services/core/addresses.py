@@ -9,9 +9,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from newsletters.errors import InvalidEmail
+from newsletters.locales import N_
 
 MAX_ADDRESS_LENGTH = 254
-DISPOSABLE = "Please use a permanent email address: this one is from a throwaway mail service."
+DISPOSABLE = N_("Please use a permanent email address: this one is from a throwaway mail service.")
 
 
 def normalize_email(raw: str | None, *, check_deliverability: bool | None = None) -> str:

@@ -1,9 +1,10 @@
 """Composing issues: which one a run sends, what goes in it, and rendering it once.
 
-``flask digest send`` sends the issue of the period that ended last;
-``--force`` sends the issue of the period running now (periods come from
-:mod:`.schedule`). Either way there is one issue per newsletter and period, so
-a second run finds it and sends nobody anything twice. :func:`decide` is the one
+``flask digest send`` sends the issue of the period that ended last, for each rhythm
+(daily, weekly, monthly) the newsletter offers; ``--force`` sends the issue of the
+period running now (periods come from :mod:`.schedule`). Either way there is one issue
+per newsletter, rhythm and period, so a second run finds it and sends nobody anything
+twice. :func:`decide` is the one
 answer to "what should a run do now?", for a real send and for ``--dry-run``.
 """
 
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from newsletters.errors import InvalidInput
@@ -23,29 +23,31 @@ from newsletters.models import (
     Story,
     utcnow,
 )
-from newsletters.services.branding import brand_of
 from newsletters.services.catalogue import (
     newsletter_by_slug,
-    subject_template_problem,
 )
 from newsletters.services.core.sql import insert
-from newsletters.services.issues import archive
+from newsletters.services.issues import deliveries
 from newsletters.services.issues.lineup import lineup
+from newsletters.services.issues.rendering import (  # noqa: F401 (the callers' names)
+    DEFAULT_SUBJECT,
+    render_issue,
+    sending_values,
+    subject_for,
+)
+from newsletters.services.issues.rhythms import (  # noqa: F401 (the callers' names)
+    checked_frequency,
+    frequencies_to_send,
+    label,
+)
 from newsletters.services.issues.schedule import (
     Period,
     current_period,
     due_period,
-    local,
     period_after,
-    period_label,
 )
 from newsletters.services.issues.stories import stories_between
-from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
-from newsletters.services.mail.render import RenderedEmail, render_email, subject_text
-
-DEFAULT_SUBJECT = "{name}: {date}"
-MAX_ISSUE_SUBJECT = Issue.subject.type.length  # what the issue's subject column holds
-
+from newsletters.services.rhythm.choice import default_frequency, offered
 
 # What a run says of a period whose issue has already left its draft.
 ACTIONS = {
@@ -61,84 +63,48 @@ class Decision:
     """What a run should do for one newsletter now, and why."""
 
     period: Period
-    action: str  # send, sending, paused, scheduled, not due, empty, already sent, cancelled
+    # send, sending, paused, scheduled, not due, empty, already sent, cancelled, no readers
+    action: str
     issue: Issue | None
     stories: list[Story]
+    frequency: str
+    newsletter: Newsletter
 
 
-def existing_issue(newsletter: Newsletter, period: Period) -> Issue | None:
+def existing_issue(
+    newsletter: Newsletter, period: Period, frequency: str | None = None
+) -> Issue | None:
     return db.session.scalar(
         select(Issue).where(
-            Issue.newsletter_id == newsletter.id, Issue.period_start == period.start
+            Issue.newsletter_id == newsletter.id,
+            Issue.frequency == (frequency or default_frequency(newsletter)),
+            Issue.period_start == period.start,
         )
     )
 
 
-def next_period(newsletter: Newsletter, now: datetime) -> Period:
+def next_period(newsletter: Newsletter, now: datetime, frequency: str | None = None) -> Period:
     """The period of the next issue to go out: the first, from the one that just ended,
     whose issue has not gone out yet.
 
     After ``--force`` has sent the running period's issue, that is the period after it.
     """
-    period = due_period(newsletter, now)
+    frequency = frequency or default_frequency(newsletter)
+    period = due_period(newsletter, now, frequency)
     if period.end <= newsletter.created_at:
-        period = current_period(newsletter, now)
+        period = current_period(newsletter, now, frequency)
     for _ in range(3):  # the ended period, the running one, the one after it
-        issue = existing_issue(newsletter, period)
+        issue = existing_issue(newsletter, period, frequency)
         if issue is None or issue.status == IssueStatus.DRAFT:
             return period
-        period = period_after(newsletter, period)
+        period = period_after(newsletter, period, frequency)
     return period
 
 
-def subject_for(newsletter: Newsletter, issue: Issue) -> str:
-    """The issue's subject: its own override, the newsletter's template, or the default.
-
-    A stored template the rules refuse (written before they existed, or straight into
-    the database) gives the default; the result is cut to what an issue's row holds.
-    """
-    template = issue.subject_override or newsletter.subject_template or DEFAULT_SUBJECT
-    if subject_template_problem(template):
-        template = DEFAULT_SUBJECT
-    local_end = local(issue.period_end)
-    values = {
-        "name": newsletter.name,
-        "date": f"{local_end.day} {local_end:%B %Y}",
-        "site": current_app.config["SITE_NAME"],
-    }
-    return subject_text(template.format_map(values), MAX_ISSUE_SUBJECT)
-
-
-def render_issue(
-    newsletter: Newsletter,
-    issue: Issue,
-    stories: list[Story],
-    *,
-    preferences_url: str = PREFERENCES_PLACEHOLDER,
-    unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
-    view_url: str | None = None,
-) -> RenderedEmail:
-    """The issue's text and HTML, with placeholders where each reader's own links go.
-
-    ``view_url`` is its "View in browser" link (none without one): see ``archive.view_link``.
-    """
-    return render_email(
-        "issue",
-        subject=subject_for(newsletter, issue),
-        newsletter=newsletter,
-        brand=brand_of(newsletter),
-        stories=stories,
-        intro=issue.intro_override or newsletter.intro,
-        preheader=issue.preheader or "",
-        period_label=period_label(issue.period_start, issue.period_end),
-        preferences_url=preferences_url,
-        unsubscribe_url=unsubscribe_url,
-        view_url=view_url,
-    )
-
-
-def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -> Issue:
-    """The one issue of this newsletter for this period, created if need be (race-free).
+def issue_for(
+    newsletter: Newsletter, period: Period, frequency: str | None = None, *, forced: bool = False
+) -> Issue:
+    """The one issue of this newsletter, rhythm and period, created if need be (race-free).
 
     It joins the caller's transaction; the caller commits.
     """
@@ -147,6 +113,7 @@ def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -
         .values(
             uuid=uuid4(),
             newsletter_id=newsletter.id,
+            frequency=frequency or default_frequency(newsletter),
             period_start=period.start,
             period_end=period.end,
             status=IssueStatus.DRAFT,
@@ -154,50 +121,72 @@ def issue_for(newsletter: Newsletter, period: Period, *, forced: bool = False) -
             forced=forced,
             created_at=utcnow(),
         )
-        .on_conflict_do_nothing(index_elements=["newsletter_id", "period_start"])
+        .on_conflict_do_nothing(index_elements=["newsletter_id", "frequency", "period_start"])
     )
-    return existing_issue(newsletter, period)
+    return existing_issue(newsletter, period, frequency)
 
 
-def decide(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Decision:
-    """What a run should do for this newsletter now; nothing is written.
+def decide(
+    newsletter: Newsletter, now: datetime, frequency: str | None = None, *, force: bool = False
+) -> Decision:
+    """What a run should do for this newsletter and rhythm now; nothing is written.
 
     A scheduled run looks at the period that ended last, ``force`` at the one
     running now. An issue that has left its draft state is never built again.
     A period without stories sends nothing, unless the newsletter says to send
-    empty issues.
+    empty issues. A rhythm the newsletter no longer offers that nobody is on for this
+    period makes no issue ("no readers").
     """
-    period = current_period(newsletter, now) if force else due_period(newsletter, now)
-    issue = existing_issue(newsletter, period)
+    frequency = frequency or default_frequency(newsletter)
+    period = (current_period if force else due_period)(newsletter, now, frequency)
+    issue = existing_issue(newsletter, period, frequency)
+
+    def decision(action: str, stories: list[Story]) -> Decision:
+        return Decision(period, action, issue, stories, frequency, newsletter)
+
     if issue is None:
         stories = stories_between(newsletter, period.start, min(period.end, now))
     else:
         stories = lineup(newsletter, issue, now)
     if issue is not None and issue.status != IssueStatus.DRAFT:
-        return Decision(period, ACTIONS.get(issue.status, "empty"), issue, stories)
+        return decision(ACTIONS.get(issue.status, "empty"), stories)
     if issue is not None and issue.send_at is not None and not force:
         # An editor chose the time: the slot passes it by (see ``prepare_scheduled``).
-        return Decision(period, "scheduled", issue, stories)
+        return decision("scheduled", stories)
     if not force and period.end <= newsletter.created_at:
-        return Decision(period, "not due", issue, stories)  # the newsletter did not exist yet
+        return decision("not due", stories)  # the newsletter did not exist yet
+    # A dropped rhythm makes issues only while readers are still on it (until they move
+    # at a shared boundary); the first period nobody is on ends its chain of issues.
+    if issue is None and frequency not in offered(newsletter):
+        if not deliveries.recipient_count(newsletter, frequency, period.start):
+            return decision("no readers", stories)
     if not stories and not newsletter.send_when_empty:
-        return Decision(period, "empty", issue, stories)
-    return Decision(period, "send", issue, stories)
+        return decision("empty", stories)
+    return decision("send", stories)
 
 
-def prepare_issue(newsletter: Newsletter, now: datetime, *, force: bool = False) -> Decision:
+def prepare_issue(
+    newsletter: Newsletter, now: datetime, frequency: str | None = None, *, force: bool = False
+) -> Decision:
     """Carry out :func:`decide`: render the issue once and mark it sending, or mark an
     ended period without stories empty. A forced issue is created only to be sent."""
-    decision = decide(newsletter, now, force=force)
+    decision = decide(newsletter, now, frequency, force=force)
     if decision.action == "send" or (decision.action == "empty" and not force):
-        issue = issue_for(newsletter, decision.period, forced=force)
+        issue = issue_for(newsletter, decision.period, decision.frequency, forced=force)
         db.session.commit()
         if decision.action == "send":
             start_sending(newsletter, issue, decision.stories, now, forced=force)
         else:
             _move(issue, IssueStatus.DRAFT, status=IssueStatus.EMPTY, completed_at=now)
         db.session.refresh(issue)
-        decision = Decision(decision.period, decision.action, issue, decision.stories)
+        decision = Decision(
+            decision.period,
+            decision.action,
+            issue,
+            decision.stories,
+            decision.frequency,
+            newsletter,
+        )
     return decision
 
 
@@ -211,22 +200,6 @@ def start_sending(
     return _move(
         issue, IssueStatus.DRAFT, **sending_values(newsletter, issue, stories, now, forced)
     )
-
-
-def sending_values(
-    newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, forced: bool
-) -> dict:
-    """The issue's columns once rendered, as every reader will get it: the one rendering."""
-    email = render_issue(newsletter, issue, stories, view_url=archive.view_link(newsletter, issue))
-    return {
-        "status": IssueStatus.SENDING,
-        "subject": email.subject,
-        "text_body": email.text,
-        "html_body": email.html,
-        "story_ids": [story.id for story in stories],
-        "rendered_at": now,
-        "forced": forced,
-    }
 
 
 def scheduled_due(slug: str | None, now: datetime) -> list[Issue]:

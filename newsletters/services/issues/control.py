@@ -73,18 +73,23 @@ class Progress:
 
 def find_issue(reference: str) -> Issue:
     """An issue by its id, or by a newsletter's slug: its issue sending or paused, else
-    its earliest draft (what an operator means in a hurry: ``flask digest pause weekly``)."""
+    its earliest draft (what an operator means in a hurry: ``flask digest pause weekly``).
+    ``slug/daily`` means that rhythm's issue, as ``flask digest send`` names it."""
     try:
         UUID(reference)
     except ValueError:
         pass
     else:
         return issue_by_uuid(reference)
-    newsletter = newsletter_by_slug(reference)
+    slug, _, frequency = reference.partition("/")
+    newsletter = newsletter_by_slug(slug)
+    of_newsletter = Issue.newsletter_id == newsletter.id
+    if frequency:
+        of_newsletter &= Issue.frequency == compose.checked_frequency(newsletter, frequency)
     for statuses in ((IssueStatus.SENDING, IssueStatus.PAUSED), (IssueStatus.DRAFT,)):
         issue = db.session.scalar(
             select(Issue)
-            .where(Issue.newsletter_id == newsletter.id, Issue.status.in_(statuses))
+            .where(of_newsletter, Issue.status.in_(statuses))
             .order_by(Issue.period_start)
             .limit(1)
         )
@@ -149,12 +154,17 @@ def schedule(public_id: str, send_at: datetime, now: datetime) -> Issue:
 
 
 @atomic
-def schedule_next(slug: str, send_at: datetime, now: datetime) -> Issue:
-    """Schedule a newsletter's next issue (``flask digest schedule SLUG --at ...``)."""
+def schedule_next(
+    slug: str, send_at: datetime, now: datetime, frequency: str | None = None
+) -> Issue:
+    """Schedule a newsletter's next issue of a rhythm (``flask digest schedule SLUG --at
+    ... [--frequency daily]``; without one, its first rhythm)."""
     newsletter = newsletter_by_slug(slug)
     if not newsletter.in_service:
         raise InvalidInput(f"{newsletter.name} is archived: it sends no issues.")
-    issue = compose.issue_for(newsletter, compose.next_period(newsletter, now))
+    frequency = compose.checked_frequency(newsletter, frequency)
+    period = compose.next_period(newsletter, now, frequency)
+    issue = compose.issue_for(newsletter, period, frequency)
     return schedule(str(issue.uuid), send_at, now)
 
 
@@ -228,7 +238,7 @@ def progress(issue: Issue) -> Progress:
         IssueStatus.SENDING,
         IssueStatus.PAUSED,
     ):  # no delivery rows yet: the readers it would go to now
-        total = deliveries.recipient_count(issue.newsletter_id)
+        total = deliveries.recipient_count(issue.newsletter, issue.frequency, issue.period_start)
         return Progress(issue.status.value, total, 0, total, 0, 0, issue.send_at)
     counts = deliveries.status_counts(issue)
     waiting = counts["pending"] + counts["sending"]

@@ -1,7 +1,8 @@
 """An issue's deliveries: one row per (issue, reader), and what happened to each.
 
-The rows are made in bulk from the active subscriptions. :mod:`.batch_sender` claims
-and sends them; this module writes outcomes back a few statements per batch,
+The rows are made in bulk from the active subscriptions on the issue's rhythm.
+:mod:`.batch_sender` claims and sends them; this module writes outcomes back a few
+statements per batch,
 and says when an issue is done. :mod:`.recovery` settles the batches of senders
 that died.
 """
@@ -9,6 +10,7 @@ that died.
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, literal, select, update
@@ -19,6 +21,7 @@ from newsletters.models import (
     DeliveryStatus,
     Issue,
     IssueStatus,
+    Newsletter,
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
@@ -26,6 +29,7 @@ from newsletters.models import (
 )
 from newsletters.services.core.sql import insert
 from newsletters.services.mail import suppressions
+from newsletters.services.rhythm.choice import rhythm_at_sql
 
 log = logging.getLogger(__name__)
 
@@ -94,26 +98,36 @@ class Outcomes:
 # --- making the delivery rows ---------------------------------------------------------
 
 
-def receiving(newsletter_id: int):
-    """The rule for who gets an issue: the newsletter's active subscriptions, as SQL."""
+def receiving(issue: Issue):
+    """The rule for who gets an issue, as SQL: the newsletter's active readers whose
+    rhythm at the start of its period is the issue's (see ``rhythm.choice``)."""
+    return receiving_rhythm(issue.newsletter, issue.frequency, issue.period_start)
+
+
+def receiving_rhythm(newsletter: Newsletter, frequency: str, start: datetime):
+    """Who gets the ``frequency`` issue of the period starting at ``start``, as SQL."""
     return and_(
-        Subscription.newsletter_id == newsletter_id,
+        Subscription.newsletter_id == newsletter.id,
         Subscription.status == SubscriptionStatus.ACTIVE,
+        rhythm_at_sql(newsletter, start) == frequency,
     )
 
 
-def recipient_count(newsletter_id: int) -> int:
-    """How many readers an issue of this newsletter would go to now."""
+def recipient_count(newsletter: Newsletter, frequency: str, start: datetime) -> int:
+    """How many readers the ``frequency`` issue of the period from ``start`` would go to now."""
     return db.session.scalar(
-        select(func.count()).select_from(Subscription).where(receiving(newsletter_id))
+        select(func.count())
+        .select_from(Subscription)
+        .where(receiving_rhythm(newsletter, frequency, start))
     )
 
 
 def materialize(issue: Issue) -> None:
-    """One pending delivery per active subscriber, in chunks; safe to repeat or race."""
+    """One pending delivery per reader who gets it (:func:`receiving`), in chunks; safe to
+    repeat or race."""
     if issue.materialized_at is not None:
         return
-    active = select(Subscription.subscriber_id).where(receiving(issue.newsletter_id))
+    active = select(Subscription.subscriber_id).where(receiving(issue))
     after = 0
     while True:
         chunk = active.where(Subscription.subscriber_id > after).order_by(
@@ -130,7 +144,7 @@ def materialize(issue: Issue) -> None:
             literal(DeliveryStatus.PENDING.value),
             literal(0),
         ).where(
-            receiving(issue.newsletter_id),
+            receiving(issue),
             Subscription.subscriber_id > after,
             Subscription.subscriber_id <= upto,
         )

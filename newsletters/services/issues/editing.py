@@ -67,12 +67,14 @@ def _locked_draft(public_id: str) -> Issue:
 
 
 @atomic
-def open_next_issue(slug: str, now: datetime) -> Issue:
-    """The draft of a newsletter's next issue, created if there is none yet."""
+def open_next_issue(slug: str, now: datetime, frequency: str | None = None) -> Issue:
+    """The draft of a newsletter's next issue of a rhythm (its first without one),
+    created if there is none yet."""
     newsletter = newsletter_by_slug(slug)
     if not newsletter.in_service:
         raise InvalidInput(f"{newsletter.name} is archived: it sends no issues.")
-    return compose.issue_for(newsletter, compose.next_period(newsletter, now))
+    frequency = compose.checked_frequency(newsletter, frequency)
+    return compose.issue_for(newsletter, compose.next_period(newsletter, now, frequency), frequency)
 
 
 def checked_words(draft: Draft) -> tuple[str | None, str | None, str | None]:
@@ -194,9 +196,11 @@ def _checked_link(url: str, title: str) -> dict:
 
 
 @atomic
-def set_overrides(slug: str, now: datetime, subject: str | None, intro: str | None) -> Issue:
+def set_overrides(
+    slug: str, now: datetime, subject: str | None, intro: str | None, frequency: str | None = None
+) -> Issue:
     """Give a newsletter's next issue its own subject or intro (``flask digest edit``)."""
-    issue = _locked_draft(str(open_next_issue(slug, now).uuid))
+    issue = _locked_draft(str(open_next_issue(slug, now, frequency).uuid))
     draft = Draft(
         subject=issue.subject_override or "" if subject is None else subject,
         preheader=issue.preheader or "",

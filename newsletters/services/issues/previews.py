@@ -65,12 +65,19 @@ def render_preview(
     )
 
 
-def preview_next(slug: str, now: datetime) -> tuple[Issue, RenderedEmail, int]:
-    """A newsletter's next issue as it stands now, with sample links; nothing is written."""
+def preview_next(
+    slug: str, now: datetime, frequency: str | None = None
+) -> tuple[Issue, RenderedEmail, int]:
+    """A newsletter's next issue of a rhythm (its first without one) as it stands now,
+    with sample links; nothing is written."""
     newsletter = newsletter_by_slug(slug)
-    period = compose.next_period(newsletter, now)
-    issue = compose.existing_issue(newsletter, period) or Issue(
-        newsletter=newsletter, period_start=period.start, period_end=period.end
+    frequency = compose.checked_frequency(newsletter, frequency)
+    period = compose.next_period(newsletter, now, frequency)
+    issue = compose.existing_issue(newsletter, period, frequency) or Issue(
+        newsletter=newsletter,
+        frequency=frequency,
+        period_start=period.start,
+        period_end=period.end,
     )
     return issue, render_preview(issue, now), len(lineup.lineup(newsletter, issue, now))
 
@@ -96,9 +103,11 @@ def send_test(public_id: str, addresses: str, now: datetime) -> list[str]:
 
 
 @atomic
-def send_test_of_next(slug: str, addresses: str, now: datetime) -> list[str]:
+def send_test_of_next(
+    slug: str, addresses: str, now: datetime, frequency: str | None = None
+) -> list[str]:
     """Mail a newsletter's next issue, as it stands, as a test (see :func:`send_test`)."""
-    issue, _, _ = preview_next(slug, now)
+    issue, _, _ = preview_next(slug, now, frequency)
     return _mail_test(issue, addresses, now)
 
 

@@ -41,9 +41,9 @@ ProgressFactory = Callable[[Issue, int], Callable[[int], None]]
 class IssueRun:
     """What one run did for one newsletter."""
 
-    newsletter: str
+    newsletter: str  # its slug, or slug/frequency when it has more than one rhythm
     # sent, incomplete, paused, cancelled, empty, not due, scheduled, already sent,
-    # would send, would resume
+    # no readers, would send, would resume
     outcome: str
     period: Period | None = None
     total: int = 0
@@ -79,24 +79,44 @@ def _period(issue: Issue) -> Period:
     return Period(issue.period_start, issue.period_end)
 
 
+def _name(issue: Issue) -> str:
+    return compose.label(issue.newsletter, issue.frequency)
+
+
+def _decisions(slug: str | None, now: datetime, force: bool, decide) -> list[compose.Decision]:
+    """One decision per newsletter and rhythm: those it offers, and one it no longer
+    offers while readers are still on it (they move off it at a shared boundary)."""
+    made = []
+    for newsletter in compose.newsletters_for_sending(slug):
+        for frequency in compose.frequencies_to_send(newsletter, now):
+            made.append(decide(newsletter, now, frequency, force=force))
+    return made
+
+
 def plan_due_issues(slug: str | None, *, force: bool, now: datetime) -> list[IssueRun]:
     """What a run would do, without writing anything (``--dry-run``): the same decision."""
     plans = []
     for issue in compose.scheduled_due(slug, now):
-        run = IssueRun(issue.newsletter.slug, "would send", _period(issue))
+        run = IssueRun(_name(issue), "would send", _period(issue))
         run.stories = len(lineup(issue.newsletter, issue, now))
-        run.total = deliveries.recipient_count(issue.newsletter_id)
+        run.total = deliveries.recipient_count(
+            issue.newsletter, issue.frequency, issue.period_start
+        )
         plans.append(run)
-    for newsletter in compose.newsletters_for_sending(slug):
-        decision = compose.decide(newsletter, now, force=force)
+    for decision in _decisions(slug, now, force, compose.decide):
         if decision.issue is not None and decision.issue.send_at is not None:
             if decision.action == "scheduled" and decision.issue.send_at <= now:
                 continue  # already planned above
-        run = IssueRun(newsletter.slug, decision.action, decision.period)
+        newsletter = decision.newsletter
+        run = IssueRun(
+            compose.label(newsletter, decision.frequency), decision.action, decision.period
+        )
         run.stories = len(decision.stories)
         if decision.action == "send":
             run.outcome = "would send"
-            run.total = deliveries.recipient_count(newsletter.id)
+            run.total = deliveries.recipient_count(
+                newsletter, decision.frequency, decision.period.start
+            )
         elif decision.action == "sending":
             run.outcome = "would resume"
         plans.append(run)
@@ -116,10 +136,10 @@ def send_due_issues(
     now = now or utcnow()
     runs = []
     compose.prepare_scheduled(slug, now)  # drafts whose editor-chosen time has come
-    for newsletter in compose.newsletters_for_sending(slug):
-        decision = compose.prepare_issue(newsletter, now, force=force)
+    for decision in _decisions(slug, now, force, compose.prepare_issue):
         if decision.action not in ("send", "sending"):
-            runs.append(IssueRun(newsletter.slug, decision.action, decision.period))
+            name = compose.label(decision.newsletter, decision.frequency)
+            runs.append(IssueRun(name, decision.action, decision.period))
     for issue in compose.unfinished_issues(slug):
         runs.append(
             send_issue(issue, executor=executor, connections=connections, progress=progress)
@@ -154,7 +174,7 @@ def send_issue(
     if issue.status in (IssueStatus.PAUSED, IssueStatus.CANCELLED):
         outcome = issue.status.value
     return IssueRun(
-        issue.newsletter.slug,
+        _name(issue),
         outcome,
         _period(issue),
         total=total,

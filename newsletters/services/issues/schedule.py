@@ -1,72 +1,54 @@
 """When issues fall due: the periods an issue covers, in the newsletter's own time.
 
-A newsletter's period ends at its send slot (weekday and hour, in ``TIMEZONE``).
-Slots are wall-clock times, so an issue still goes out at 8:00 across a
-daylight-saving change. Nothing here reads or writes the database.
+Each of a newsletter's rhythms (daily, weekly, monthly) has its own periods, ending at
+its send slots (see :mod:`newsletters.services.rhythm.periods`, which does the
+arithmetic). Here the rhythm is optional: without one it is the newsletter's first,
+so a newsletter with one rhythm needs no more words than before. Nothing here reads
+or writes the database.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
-from flask import current_app
+from datetime import datetime, timedelta
 
 from newsletters.models import Newsletter
+from newsletters.services.rhythm import periods
+from newsletters.services.rhythm.choice import default_frequency
+from newsletters.services.rhythm.periods import Period, local, zone
+
+__all__ = [
+    "Period",
+    "current_period",
+    "due_period",
+    "local",
+    "period_after",
+    "period_label",
+    "zone",
+]
 
 
-@dataclass(frozen=True)
-class Period:
-    """The stretch of time an issue covers: [start, end)."""
-
-    start: datetime
-    end: datetime
-
-
-def zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def local(moment: datetime) -> datetime:
-    """``moment`` on the publisher's wall clock (``TIMEZONE``)."""
-    return moment.astimezone(zone())
-
-
-def _slot(newsletter: Newsletter, day: date) -> datetime:
-    """The send time on ``day``, local wall-clock time, in UTC."""
-    return datetime.combine(day, time(newsletter.send_hour), tzinfo=zone()).astimezone(UTC)
-
-
-def _last_slot_day(newsletter: Newsletter, moment: datetime) -> date:
-    """The local date of the latest send slot at or before ``moment``."""
-    local = moment.astimezone(zone())
-    day = local.date() - timedelta(days=(local.weekday() - newsletter.send_weekday) % 7)
-    if _slot(newsletter, day) > moment:
-        day -= timedelta(days=7)
-    return day
-
-
-def due_period(newsletter: Newsletter, now: datetime) -> Period:
+def due_period(newsletter: Newsletter, now: datetime, frequency: str | None = None) -> Period:
     """The period that ended at the latest send slot: what a scheduled run sends."""
-    day = _last_slot_day(newsletter, now)
-    return Period(_slot(newsletter, day - timedelta(days=7)), _slot(newsletter, day))
+    return periods.due_period(newsletter, now, frequency or default_frequency(newsletter))
 
 
-def current_period(newsletter: Newsletter, now: datetime) -> Period:
+def current_period(newsletter: Newsletter, now: datetime, frequency: str | None = None) -> Period:
     """The period running now: what ``--force`` and a preview show."""
-    day = _last_slot_day(newsletter, now)
-    return Period(_slot(newsletter, day), _slot(newsletter, day + timedelta(days=7)))
+    return periods.current_period(newsletter, now, frequency or default_frequency(newsletter))
 
 
-def period_after(newsletter: Newsletter, period: Period) -> Period:
+def period_after(newsletter: Newsletter, period: Period, frequency: str | None = None) -> Period:
     """The period that starts when ``period`` ends."""
-    day = period.end.astimezone(zone()).date()
-    return Period(_slot(newsletter, day), _slot(newsletter, day + timedelta(days=7)))
+    return periods.period_after(newsletter, period, frequency or default_frequency(newsletter))
 
 
 def period_label(start: datetime, end: datetime) -> str:
-    """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time."""
+    """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time.
+
+    A daily period ends the next morning, so it is named by the day it ends before:
+    '30 November 2026'."""
     first = start.astimezone(zone())
     last = (end - timedelta(seconds=1)).astimezone(zone())
+    if end - start <= timedelta(hours=25):
+        return f"{first.day} {first:%B %Y}"
     if (first.year, first.month) == (last.year, last.month):
         return f"{first.day} – {last.day} {last:%B %Y}"
     if first.year == last.year:

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from flask import current_app
 
 from newsletters.errors import InvalidInput
+from newsletters.locales import N_
 
 log = logging.getLogger(__name__)
 
 VERIFY_TIMEOUT_SECONDS = 5
-REFUSED = "Please complete the check that shows you're not a robot, then sign up again."
+REFUSED = N_("Please complete the check that shows you're not a robot, then sign up again.")
 # Where an API request carries the widget's answer (a form uses the provider's own field).
 API_ANSWER_FIELD = "captcha"
 

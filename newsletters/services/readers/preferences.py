@@ -5,12 +5,12 @@ changes made through one apply at once, with no confirmation email.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from flask import after_this_request, current_app, has_request_context
 
-from newsletters.errors import InvalidToken, NotFound, UnknownNewsletter
+from newsletters.errors import InvalidInput, InvalidToken, NotFound, UnknownNewsletter
 from newsletters.models import (
     EventKind,
     Newsletter,
@@ -38,6 +38,8 @@ from newsletters.services.readers.standing import (
     subscriber_from_payload,
     subscriber_from_token,
 )
+from newsletters.services.rhythm import choice as rhythm
+from newsletters.services.rhythm.periods import local
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Choice:
 
     newsletter: Newsletter
     subscription: Subscription | None
+    now: datetime = field(default_factory=utcnow)
 
     @property
     def status(self) -> SubscriptionStatus | None:
@@ -59,32 +62,87 @@ class Choice:
         """Whether the reader gets this newsletter now: its box is ticked."""
         return self.status == SubscriptionStatus.ACTIVE
 
+    @property
+    def frequencies(self) -> list[str]:
+        """The rhythms the reader may choose, the newsletter's default first."""
+        return rhythm.offered(self.newsletter)
 
-def preference_choices(subscriber: Subscriber) -> list[Choice]:
-    """Every public newsletter, plus any other the reader still gets, with their standing."""
+    @property
+    def current(self) -> str:
+        """The rhythm the reader gets now."""
+        if self.subscription is None:
+            return rhythm.default_frequency(self.newsletter)
+        return rhythm.rhythm_at(self.subscription, self.newsletter, self.now)
+
+    @property
+    def pending(self) -> tuple[str, date] | None:
+        """The rhythm the reader moves to and the local day it starts, while that is ahead."""
+        change = rhythm.pending_change(self.subscription, self.now)
+        return (change[0], local(change[1]).date()) if change else None
+
+    @property
+    def chosen(self) -> str:
+        """The rhythm the reader chose: the one they get now, or the one they move to."""
+        return self.pending[0] if self.pending else self.current
+
+
+def preference_choices(subscriber: Subscriber, now: datetime | None = None) -> list[Choice]:
+    """Every public newsletter, plus any other the reader still gets, with their standing
+    (and rhythm) at ``now``."""
+    now = now or utcnow()
     by_newsletter = {s.newsletter_id: s for s in subscriber.subscriptions}
     shown = {n.id: n for n in public_newsletters()}
     for subscription in subscriber.subscriptions:
         if subscription.status in LIVE:
             shown.setdefault(subscription.newsletter_id, subscription.newsletter)
     ordered = sorted(shown.values(), key=lambda n: n.name)
-    return [Choice(n, by_newsletter.get(n.id)) for n in ordered]
+    return [Choice(n, by_newsletter.get(n.id), now) for n in ordered]
+
+
+def checked_frequencies(choices: dict[str, Choice], asked: dict[str, str]) -> dict[str, str]:
+    """The rhythms asked for (``frequency-<slug>`` fields), each one the newsletter offers;
+    anything else is refused before anything is written."""
+    for slug, value in asked.items():
+        choice = choices.get(slug)
+        if choice is None:
+            raise UnknownNewsletter()
+        if value not in choice.frequencies:
+            raise InvalidInput(
+                f"{choice.newsletter.name} is sent {', '.join(choice.frequencies)}.",
+                field="frequency",
+            )
+    return asked
 
 
 @atomic
-def update_preferences(token: str, slugs: list[str], origin: Origin) -> Outcome:
-    """Make the reader's newsletters exactly the ticked ones, at once.
+def update_preferences(
+    token: str,
+    slugs: list[str],
+    origin: Origin,
+    frequencies: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """Make the reader's newsletters exactly the ticked ones, at once, each at the rhythm
+    chosen in ``frequencies`` (slug -> daily, weekly or monthly).
 
     The link itself proves the reader owns the address, so no confirmation
-    email is needed.
+    email is needed. A change of rhythm waits for the boundary both rhythms share
+    (:func:`rhythm.choose`), so no story is skipped or sent twice.
     """
+    now = now or utcnow()
     subscriber = subscriber_from_token(Purpose.PREFERENCES, token)
-    choices = {c.newsletter.slug: c for c in preference_choices(subscriber)}
+    choices = {c.newsletter.slug: c for c in preference_choices(subscriber, now)}
     wanted = {slug.strip() for slug in slugs if slug and slug.strip()}
     if wanted - choices.keys():
         raise UnknownNewsletter()
-    now = utcnow()
+    asked = checked_frequencies(choices, frequencies or {})
     outcome = Outcome(subscriber=subscriber)
+    for slug, value in asked.items():  # before activation: a returning reader starts on it
+        choice = choices[slug]
+        if slug in wanted and value != choice.chosen:
+            subscription = _subscription(subscriber, choice)
+            rhythm.choose(subscription, choice.newsletter, value, now)
+            outcome.rhythms.append(choice.newsletter)
     for slug, choice in choices.items():
         if slug in wanted and choice.status != SubscriptionStatus.ACTIVE:
             activate(_subscription(subscriber, choice), now)
@@ -92,14 +150,16 @@ def update_preferences(token: str, slugs: list[str], origin: Origin) -> Outcome:
         elif slug not in wanted and choice.status in LIVE:
             deactivate(choice.subscription, now)
             outcome.removed.append(choice.newsletter)
-    if outcome.added or outcome.removed:
+    if outcome.added or outcome.removed or outcome.rhythms:
         _record_preferences(subscriber, outcome, origin, now)
     return outcome
 
 
 def _subscription(subscriber: Subscriber, choice: Choice) -> Subscription:
-    if choice.subscription is not None:
-        return choice.subscription
+    """The reader's subscription to the choice's newsletter, made if there is none yet."""
+    for subscription in subscriber.subscriptions:
+        if subscription.newsletter is choice.newsletter:
+            return subscription
     subscription = Subscription(newsletter=choice.newsletter, source="preferences")
     subscriber.subscriptions.append(subscription)
     return subscription
@@ -116,16 +176,23 @@ def _record_preferences(
             subscription.source = origin.source
     if outcome.added:
         mark_confirmed(subscriber, now)
+    detail = {
+        "added": [n.slug for n in outcome.added],
+        "removed": [n.slug for n in outcome.removed],
+    }
+    if outcome.rhythms:
+        detail["frequencies"] = {
+            s.newsletter.slug: s.next_frequency or s.frequency
+            for s in subscriber.subscriptions
+            if s.newsletter in outcome.rhythms
+        }
     record_event(
         subscriber,
         EventKind.PREFERENCES_UPDATED,
         active_newsletters(subscriber),
         origin,
         consent_version=version if outcome.added else None,
-        detail={
-            "added": [n.slug for n in outcome.added],
-            "removed": [n.slug for n in outcome.removed],
-        },
+        detail=detail,
     )
 
 

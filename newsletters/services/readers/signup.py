@@ -11,10 +11,12 @@ from datetime import datetime
 from uuid import uuid4
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload
 
+from newsletters.errors import InvalidInput
 from newsletters.extensions import db
+from newsletters.locales import N_
 from newsletters.models import (
     EventKind,
     Newsletter,
@@ -37,18 +39,27 @@ from newsletters.services.readers.standing import (
     has_left,
     mark_confirmed,
 )
+from newsletters.services.rhythm.choice import offered
 
 log = logging.getLogger(__name__)
 
 # What every signup is told, whatever happened to the address: nothing to enumerate.
-SIGNUP_ANSWER = "Thank you for submitting your email!"
+SIGNUP_ANSWER = N_("Thank you for submitting your email!")
 
 
 # --- signing up -----------------------------------------------------------------
 
 
 @atomic
-def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool = False) -> None:
+def subscribe(
+    email: str,
+    slugs: list[str],
+    origin: Origin,
+    *,
+    automated: bool = False,
+    locale: str | None = None,
+    frequencies: dict[str, str] | None = None,
+) -> None:
     """Record a signup request and mail a confirmation link.
 
     The caller learns nothing about the address: new, pending and subscribed
@@ -59,17 +70,22 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
     A request that looks ``automated`` (honeypot, too fast) is checked like any
     other, so a person still sees their typo, but then stores and sends nothing.
     An erased address stays suppressed until its owner clicks the confirm link.
+    ``locale`` is the language of the page the reader signed up on: it becomes their
+    saved language unless they already have one. ``frequencies`` (slug -> daily,
+    weekly or monthly) is the rhythm asked for each newsletter; without one a reader
+    gets the newsletter's first.
     """
     address = normalize_email(email)
     check_not_disposable(address)
     chosen = newsletters_for_signup(slugs)
+    rhythms = _checked_rhythms(chosen, frequencies or {})
     if automated:
         log.info("ignored an automated-looking signup from %s", origin.ip)
         return
     now = utcnow()
     consent_version = current_app.config["CONSENT_TEXT_VERSION"]
-    subscriber_id = _subscriber_id(address)
-    _request(subscriber_id, chosen, origin, now, consent_version)
+    subscriber_id = _subscriber_id(address, locale)
+    _request(subscriber_id, chosen, origin, now, consent_version, rhythms)
     subscriber = _with_subscriptions(subscriber_id)
     record_event(subscriber, EventKind.SIGNUP_REQUESTED, chosen, origin, consent_version)
     awaiting = awaiting_confirmation(subscriber, now)
@@ -80,6 +96,21 @@ def subscribe(email: str, slugs: list[str], origin: Origin, *, automated: bool =
         notices.queue_confirmation(subscriber, awaiting)
     else:
         notices.queue_already_subscribed(subscriber, chosen)
+
+
+def _checked_rhythms(chosen: list[Newsletter], asked: dict[str, str]) -> dict[int, str]:
+    """Newsletter id -> the rhythm asked for it, each one it offers (else refused)."""
+    rhythms = {}
+    for newsletter in chosen:
+        value = (asked.get(newsletter.slug) or "").strip()
+        if not value:
+            continue
+        if value not in offered(newsletter):
+            raise InvalidInput(
+                f"{newsletter.name} is sent {', '.join(offered(newsletter))}.", field="frequency"
+            )
+        rhythms[newsletter.id] = value
+    return rhythms
 
 
 ATTESTED_CONSENT = "attested"
@@ -139,18 +170,28 @@ def _activate_attested(subscriber, subscription, newsletter, now) -> bool:
     return True
 
 
-def _subscriber_id(address: str) -> int:
+def _subscriber_id(address: str, locale: str | None = None) -> int:
     """The id of the reader with this address, made if there is none.
 
     One insert that does nothing when the address is known, then one select:
     the same two statements for a new address and a known one. Two first
-    signups for one address at once both end up with the one row.
+    signups for one address at once both end up with the one row. With a
+    ``locale``, a reader without a saved language gets it, in one more statement
+    that runs for every address alike; a saved one is never changed by a signup,
+    which anyone can make for any address.
     """
     db.session.execute(
         sql.insert(Subscriber)
-        .values(uuid=uuid4(), email=address, status=SubscriberStatus.PENDING)
+        .values(uuid=uuid4(), email=address, status=SubscriberStatus.PENDING, locale=locale)
         .on_conflict_do_nothing(index_elements=["email"])
     )
+    if locale:
+        db.session.execute(
+            update(Subscriber)
+            .where(Subscriber.email == address, Subscriber.locale.is_(None))
+            .values(locale=locale)
+            .execution_options(synchronize_session=False)
+        )
     return db.session.scalar(select(Subscriber.id).where(Subscriber.email == address))
 
 
@@ -174,12 +215,15 @@ def _request(
     origin: Origin,
     now: datetime,
     consent_version: str,
+    rhythms: dict[int, str] | None = None,
 ) -> None:
     """Mark each chosen newsletter as asked for, unless the reader already gets it.
 
     One statement, whatever the reader's standing: a new request is inserted,
-    an earlier one is asked again, and an active one is left as it is.
+    an earlier one is asked again (at the rhythm asked for now, if any), and an
+    active one is left as it is, rhythm included.
     """
+    rhythms = rhythms or {}
     if not chosen:
         return
     statement = sql.insert(Subscription).values(
@@ -191,10 +235,12 @@ def _request(
                 "requested_at": now,
                 "source": origin.source,
                 "consent_version": consent_version,
+                "frequency": rhythms.get(newsletter.id),
             }
             for newsletter in chosen
         ]
     )
+    asked = statement.excluded.frequency
     db.session.execute(
         statement.on_conflict_do_update(
             index_elements=["subscriber_id", "newsletter_id"],
@@ -203,6 +249,9 @@ def _request(
                 "requested_at": statement.excluded.requested_at,
                 "source": statement.excluded.source,
                 "consent_version": statement.excluded.consent_version,
+                "frequency": func.coalesce(asked, Subscription.frequency),
+                "next_frequency": case((asked.is_(None), Subscription.next_frequency)),
+                "frequency_from": case((asked.is_(None), Subscription.frequency_from)),
                 "updated_at": now,
             },
             where=Subscription.status != SubscriptionStatus.ACTIVE,

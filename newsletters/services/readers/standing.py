@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletters.errors import InvalidToken, NotFound
 from newsletters.extensions import db
@@ -36,6 +37,7 @@ class Outcome:
     added: list[Newsletter] = field(default_factory=list)
     removed: list[Newsletter] = field(default_factory=list)
     newsletter: Newsletter | None = None
+    rhythms: list[Newsletter] = field(default_factory=list)  # a new rhythm chosen
 
 
 def activate(subscription: Subscription, now: datetime) -> None:
@@ -76,6 +78,19 @@ def subscriber_from_payload(payload) -> Subscriber:
         return sql.by_public_id(Subscriber, payload["s"], "gone")
     except (TypeError, KeyError, NotFound) as exc:
         raise InvalidToken() from exc
+
+
+def saved_locale(purpose: str, token: str) -> str | None:
+    """The saved language of the reader a link names; None for a link that names nobody.
+
+    Asked while a page picks its language, so it never raises: a bad link, or a
+    database that cannot answer, leaves the page to the reader's browser.
+    """
+    try:
+        return subscriber_from_token(Purpose(purpose), token).locale
+    except (InvalidToken, SQLAlchemyError) as exc:
+        log.debug("no saved language for this %s link: %r", purpose, exc)
+        return None
 
 
 def subscriber_by_email(address: str) -> Subscriber | None:

@@ -6,7 +6,8 @@
 // places the box in an iframe right after the script tag and keeps the iframe exactly as
 // tall as the box, at any width: the box reports its height with postMessage, and a
 // height is taken only from this script's own iframe on this script's own site.
-// Optional: data-title="..." names the iframe for screen readers.
+// Optional: data-title="..." names the iframe for screen readers, and data-lang="es" sets
+// the box's language (one the site offers; otherwise the reader's browser decides).
 (function () {
   "use strict";
 
@@ -28,7 +29,9 @@
   function boxUrl(script, slugs) {
     // The box lives next to this script on the same site (and under the same path).
     var url = new URL("signup", script.src);
-    return url.origin + url.pathname + "?newsletters=" + slugs.map(encodeURIComponent).join(",");
+    var lang = (script.getAttribute("data-lang") || "").trim();
+    return url.origin + url.pathname + "?newsletters=" + slugs.map(encodeURIComponent).join(",") +
+      (lang ? "&lang=" + encodeURIComponent(lang) : "");
   }
 
   function place(script) {

@@ -9,7 +9,10 @@
       if (submitted || document.visibilityState !== "visible") return;
       submitted = true;
       var status = form.querySelector("[data-status]");
-      if (status) status.textContent = "Confirming your subscription…";
+      if (status) {
+        status.textContent =
+          form.getAttribute("data-say-confirming") || "Confirming your subscription…";
+      }
       var button = form.querySelector("button[type=submit]");
       if (button) button.disabled = true;
       form.submit();

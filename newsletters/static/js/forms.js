@@ -59,11 +59,16 @@
     var busy = false;
     var lastSubmitter = null;
 
+    // The page's words, in the reader's language (data-say-*); English when a page has none.
+    function words(name, english) {
+      return form.getAttribute("data-say-" + name) || english;
+    }
+
     function setBusy(on) {
       busy = on;
       form.setAttribute("aria-busy", on ? "true" : "false");
       submitButtons.forEach(function (button) { button.disabled = on; });
-      if (on) say("Saving…");
+      if (on) say(words("saving", "Saving…"));
     }
 
     function say(text) {
@@ -96,7 +101,7 @@
 
     function showError(json) {
       var error = (json && json.error) || {};
-      say(error.message || "Please check the form and try again.");
+      say(error.message || words("check", "Please check the form and try again."));
       if (error.field === "email") {
         var email = form.querySelector("input[name=email]");
         if (email) { email.setAttribute("aria-invalid", "true"); email.focus(); }
@@ -115,7 +120,7 @@
           box.checked = json.newsletters.indexOf(box.value) !== -1;
         });
       }
-      say(json.message || "Saved.");
+      say(json.message || words("saved", "Saved."));
       key = newKey();  // the next change is a new request
       keyFor = null;
     }
@@ -159,7 +164,7 @@
             return;
           }
           if (tries < TRIES) {
-            say("Saving… (trying again)");
+            say(words("retrying", "Saving… (trying again)"));
             await sleep(backoff(tries));
           }
         }
