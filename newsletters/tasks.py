@@ -12,7 +12,7 @@ from flask import Flask
 from newsletters.services.deliverability import mailbox, stored_reports
 from newsletters.services.issues import runs
 from newsletters.services.mail import outbox
-from newsletters.services.readers import imports
+from newsletters.services.readers import import_runs
 
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
@@ -110,10 +110,10 @@ def start_issue(issue_id: int) -> str:
     return f"started issue {issue_id}"
 
 
-@shared_task(name=imports.RUN_TASK)
+@shared_task(name=import_runs.RUN_TASK)
 def run_import(job_id: int, phase: str) -> str:
     """Check or apply an admin's CSV import, in batches, recording progress."""
-    imports.run(job_id, phase)
+    import_runs.run(job_id, phase)
     return f"import {job_id}: {phase} finished"
 
 

@@ -6,27 +6,78 @@ import click
 from flask.cli import AppGroup
 
 from newsletters.errors import InvalidInput
-from newsletters.services.readers import exports, imports
+from newsletters.models import ImportStatus
+from newsletters.services.readers import exports, import_files, import_runs, imports
 from newsletters.services.readers.audience import Filters
+from newsletters.services.readers.import_formats import CHOICES, FORMATS, NEWSLETTERS
 
 subscribers_cli = AppGroup("subscribers", help="Import and export readers as CSV.")
 
 
 @subscribers_cli.command("import")
-@click.argument("file", type=click.File("rb"))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "format_name", type=click.Choice(CHOICES), default="auto", show_default=True,
+    help="Whose export this is; auto reads it from the header row.",
+)  # fmt: skip
+@click.option("--newsletters", default="", help="slug,... for an export's members.")
+@click.option(
+    "--map-tag", "map_tags", multiple=True, metavar="TAG=SLUG",
+    help="Members with this tag (label, plan) join this newsletter; repeatable.",
+)  # fmt: skip
 @click.option("--confirmed", is_flag=True, help="They already consented: subscribe them at once.")
 @click.option("--consent-note", help="Where and when they consented (needed with --confirmed).")
-def import_subscribers(file, confirmed, consent_note):
-    """Import email,newsletters rows: pending with a confirmation email, or --confirmed."""
+def import_subscribers(file, format_name, newsletters, map_tags, confirmed, consent_note):
+    """Import our email,newsletters file, or a Mailchimp, listmonk, Ghost or Substack export.
+
+    Our own rows wait for the reader's confirmation, unless --confirmed. An
+    export's subscribed members are active at once, with its consent record;
+    its unsubscribed and cleaned members become suppressions. Run it again on
+    the same file after an interruption and it carries on where it stopped.
+    """
     try:
-        job = imports.start_import(
-            Path(file.name).name, file.read(), attested=confirmed, consent_note=consent_note
-        )
+        tags = dict(_tag_pair(pair) for pair in map_tags)
+        fingerprint = import_files.fingerprint(file)
+        job = imports.unfinished_import(fingerprint)
+        if job is None:
+            job = imports.start_import(
+                file.name, path=file.resolve(), attested=confirmed, consent_note=consent_note,
+                format=format_name, newsletters=_slugs(newsletters), tags=tags,
+                fingerprint=fingerprint,
+            )  # fmt: skip
+        else:
+            click.echo(f"resuming the import of {file.name} begun {job.created_at:%Y-%m-%d %H:%M}")
     except InvalidInput as error:
         if error.field == "consent_note":
             raise click.UsageError(f"--confirmed needs --consent-note: {error.message}") from error
         raise click.ClickException(error.message) from error
-    job = imports.check(job.id, progress=_import_progress("checked"))
+    click.echo(f"format: {FORMATS[job.format].label}", err=True)
+    try:
+        job = _check_and_apply(job)
+    except InvalidInput as error:
+        import_runs.fail(job.id, error)
+        raise click.ClickException(error.message) from error
+    if job.format == NEWSLETTERS:
+        click.echo(f"imported {job.applied_rows} rows ({'active' if job.attested else 'pending'})")
+    else:
+        click.echo(
+            f"imported {job.applied_rows} rows (active); "
+            f"{job.suppressed_rows} suppressed as unsubscribed or bounced"
+        )
+    if job.error_count:
+        raise SystemExit(1)
+
+
+def _check_and_apply(job):
+    if job.status != ImportStatus.APPLYING:
+        if job.status == ImportStatus.CHECKING:
+            job = imports.check(job.id, progress=_import_progress("checked"))
+        _report_check(job)
+        imports.begin_apply(job)
+    return imports.apply(job.id, progress=_import_progress("applied"))
+
+
+def _report_check(job) -> None:
     click.echo(
         f"{job.valid_rows} of {job.total_rows} rows can be imported; {job.error_count} refused"
     )
@@ -34,16 +85,22 @@ def import_subscribers(file, confirmed, consent_note):
         click.echo(f"  refused: {line}")
     if job.error_count > 20:
         click.echo(f"  ... and {job.error_count - 20} more")
-    imports.begin_apply(job)
-    job = imports.apply(job.id, progress=_import_progress("applied"))
-    click.echo(f"imported {job.applied_rows} rows ({'active' if confirmed else 'pending'})")
-    if job.error_count:
-        raise SystemExit(1)
+
+
+def _slugs(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _tag_pair(text: str) -> tuple[str, str]:
+    tag, sep, slug = text.partition("=")
+    if not sep or not tag.strip() or not slug.strip():
+        raise click.BadParameter(f"{text!r} is not TAG=SLUG", param_hint="--map-tag")
+    return tag.strip(), slug.strip()
 
 
 def _import_progress(verb: str):
     def report(job) -> None:
-        done = job.checked_rows if verb == "checked" else job.applied_rows
+        done = job.checked_rows if verb == "checked" else job.applied_through
         click.echo(f"{verb} {done}/{job.total_rows} rows", err=True)
 
     return report

@@ -130,7 +130,17 @@ class ImportJob(db.Model):
     uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
     admin_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255))
-    content: Mapped[str] = mapped_column(Text)
+    # Files are read from ``path`` on disk; only imports stored before that kept the text here.
+    content: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(String(1024))
+    # SHA-256 of the file: a rerun of ``flask subscribers import`` finds its unfinished job.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # newsletters, mailchimp, listmonk, ghost or substack (``import_formats``).
+    format: Mapped[str] = mapped_column(String(16), default="newsletters")
+    # {"newsletters": [slug, ...], "tags": {tag: slug}}: where an export's members go.
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The tags (labels, plans) the check found in the file, for the admin to map; a few dozen.
+    tags_found: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[ImportStatus] = mapped_column(
         enum_column_type(ImportStatus), default=ImportStatus.CHECKING
     )
@@ -141,11 +151,18 @@ class ImportJob(db.Model):
     checked_rows: Mapped[int] = mapped_column(Integer, default=0)
     valid_rows: Mapped[int] = mapped_column(Integer, default=0)
     applied_rows: Mapped[int] = mapped_column(Integer, default=0)
+    # The checkpoint: rows of the file the apply phase has finished (committed with them).
+    applied_through: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed_rows: Mapped[int] = mapped_column(Integer, default=0)
     # "line,email,reason" for every refused row, downloadable as it is.
     errors_csv: Mapped[str] = mapped_column(Text, default="")
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     failure: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moves with every batch: an import running with no progress for a while has lost its runner.
+    updated_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:

@@ -17,6 +17,8 @@ class SuppressionReason(enum.StrEnum):
     COMPLAINED = "complaint"
     MANUAL = "manual"
     ERASED = "erased"
+    # The reader had left the list at the system it was imported from.
+    UNSUBSCRIBED = "unsubscribed"
 
 
 class Suppression(db.Model):
