@@ -16,6 +16,7 @@ from newsletters.services.issues import control, editing, runs
 from tests.conftest import ROOT
 from tests.support.readers import add_readers
 from tests.support.stack import environment as cli_env
+from tests.support.stack import start_celery_worker
 
 
 @pytest.fixture
@@ -175,16 +176,6 @@ def test_a_cancelled_send_sends_nothing_more_ever(app, settings, smtp_server, we
     assert set(Counter(smtp_server.recipients).values()) == {1}
 
 
-def _celery_worker(settings):
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "newsletters.tasks", "worker", "--pool=threads",
-         "--concurrency=2", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-
-
 def test_a_pause_stops_celery_workers_and_the_run_following_them(
     app, settings, smtp_server, weekly, redis_url
 ):
@@ -197,7 +188,7 @@ def test_a_pause_stops_celery_workers_and_the_run_following_them(
         DIGEST_BATCH_SIZE=100,
         MAIL_RATE_LIMIT=150,
     )
-    worker = _celery_worker(settings)
+    worker = start_celery_worker(settings)
     try:
         run = _flask(settings, "digest", "send", "--executor", "celery")
         _wait_until(lambda: len(smtp_server.envelopes) >= 200, what="the first messages")
@@ -237,7 +228,7 @@ def test_send_now_hands_the_issue_to_celery_workers_who_finish_it(
     settings.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue, DIGEST_BATCH_SIZE=50)
     app.config.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue, DIGEST_BATCH_SIZE=50)
     app.extensions["celery"].conf.update(broker_url=redis_url, task_default_queue=queue)
-    worker = _celery_worker(settings)
+    worker = start_celery_worker(settings)
     try:
         with app.app_context():
             public_id = str(editing.open_next_issue("the-weekly", utcnow()).uuid)

@@ -8,6 +8,7 @@ benchmark both start their servers here.
 
 import http.client
 import os
+import secrets
 import shutil
 import signal
 import ssl
@@ -89,6 +90,18 @@ def start_celery_worker(settings: dict, concurrency: int = 2) -> subprocess.Pope
         cwd=ROOT, env=environment(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
+
+
+def celery_worker_on_own_queue(app, settings: dict, redis_url: str) -> subprocess.Popen:
+    """A real Celery worker on a queue of its own (so parallel runs never share one), with
+    the test's app and settings pointed at the same broker and queue."""
+    settings["CELERY_BROKER_URL"] = redis_url
+    settings["CELERY_QUEUE"] = f"newsletters-test-{secrets.token_hex(6)}"
+    app.config.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=settings["CELERY_QUEUE"])
+    app.extensions["celery"].conf.update(
+        broker_url=redis_url, task_default_queue=settings["CELERY_QUEUE"]
+    )
+    return start_celery_worker(settings)
 
 
 def tls_certificate(directory: Path) -> tuple[Path, Path]:

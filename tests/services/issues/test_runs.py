@@ -17,6 +17,7 @@ from newsletters.services.issues import compose, deliveries
 from newsletters.services.issues.batch_sender import Sender
 from tests.conftest import ROOT
 from tests.support.readers import add_readers
+from tests.support.stack import celery_worker_on_own_queue
 from tests.support.stack import environment as cli_env
 
 
@@ -99,42 +100,9 @@ def test_two_senders_at_once_share_the_work_and_send_each_reader_once(
     _assert_finished(app, 600)
 
 
-def _celery_worker(app, settings, redis_url) -> subprocess.Popen:
-    """A real Celery worker on a queue of its own, reading the test's database."""
-    import secrets
-
-    settings["CELERY_BROKER_URL"] = redis_url
-    settings["CELERY_QUEUE"] = f"newsletters-test-{secrets.token_hex(6)}"
-    app.config.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=settings["CELERY_QUEUE"])
-    app.extensions["celery"].conf.update(
-        broker_url=redis_url, task_default_queue=settings["CELERY_QUEUE"]
-    )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "newsletters.tasks",
-            "worker",
-            "--pool=threads",
-            "--concurrency=2",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=cli_env(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_celery_workers_send_the_batches(app, settings, smtp_server, weekly, redis_url, runner):
     readers = add_readers(app, weekly, 300)
-    worker = _celery_worker(app, settings, redis_url)
+    worker = celery_worker_on_own_queue(app, settings, redis_url)
     try:
         result = runner.invoke(args=["digest", "send", "--executor", "celery"])
         assert result.exit_code == 0, result.output
@@ -153,7 +121,7 @@ def test_a_run_reports_what_workers_sent_before_it_first_looked(
     """Workers that finish a small issue (and mark it sent) while the run sleeps between
     counts: the run still reports every message they sent, not "sent 0"."""
     readers = add_readers(app, weekly, 3)
-    worker = _celery_worker(app, settings, redis_url)
+    worker = celery_worker_on_own_queue(app, settings, redis_url)
     monkeypatch.setattr("newsletters.services.issues.runs.WAIT_POLL_SECONDS", 6.0)
     try:
         result = runner.invoke(args=["digest", "send", "--executor", "celery"])

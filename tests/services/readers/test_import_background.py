@@ -1,6 +1,5 @@
 """Large imports: in the background (a Celery worker, or a thread), and resumed after a kill."""
 
-import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from tests.conftest import ROOT
 from tests.support.admin import action_token
 from tests.support.imports import write_mailchimp_export
 from tests.support.readers import add_newsletter
+from tests.support.stack import celery_worker_on_own_queue
 from tests.support.stack import environment as cli_env
 
 
@@ -93,23 +93,6 @@ def test_an_import_killed_mid_way_resumes_and_gives_each_address_once(
         assert db.session.scalar(select(func.count(ImportJob.id))) == 1  # one job, resumed
 
 
-def _celery_worker(app, settings, redis_url) -> subprocess.Popen:
-    """A real Celery worker on a queue of its own, reading the test's database."""
-    settings["CELERY_BROKER_URL"] = redis_url
-    settings["CELERY_QUEUE"] = f"newsletters-test-{secrets.token_hex(6)}"
-    app.config.update(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=settings["CELERY_QUEUE"])
-    app.extensions["celery"].conf.update(
-        broker_url=redis_url, task_default_queue=settings["CELERY_QUEUE"]
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "newsletters.tasks", "worker", "--pool=threads",
-         "--concurrency=2", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-
-
 def _import_in_the_console(app, owner, path) -> ImportJob:
     from newsletters.services.readers.imports import job_by_uuid
 
@@ -148,7 +131,7 @@ def test_a_celery_worker_checks_and_applies_a_console_import(
     app, settings, weekly, owner, redis_url, tmp_path
 ):
     path = write_mailchimp_export(tmp_path / "audience.csv", 3000)
-    worker = _celery_worker(app, settings, redis_url)
+    worker = celery_worker_on_own_queue(app, settings, redis_url)
     try:
         done = _import_in_the_console(app, owner, path)
     finally:
