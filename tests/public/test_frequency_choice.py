@@ -127,3 +127,14 @@ def test_a_signup_asking_for_a_rhythm_not_offered_is_refused_and_saves_nothing(a
             db.session.scalar(select(Subscriber).where(Subscriber.email == "new@example.com"))
             is None
         )
+
+
+def test_a_newsletters_schedule_line_names_its_first_rhythm(app, client):
+    """A daily-first newsletter reads "Daily" on the signup and preference pages, never the
+    old "Weekly · Mondays" line."""
+    add_newsletter(app, "morning", "The Morning", frequencies="daily,weekly")
+    add_active_readers(app, {READER: ["morning"]})
+    for path, meta in (("/", "newsletter-card__schedule"), (_path(app), "choice__meta")):
+        page = client.get(path).get_data(as_text=True)
+        line = page.split(f'class="{meta}">', 1)[1].split("</span>", 1)[0]
+        assert line.strip() == "Daily", (path, line)
