@@ -10,14 +10,14 @@ from celery.schedules import crontab
 from flask import Flask
 
 from newsletters.services.deliverability import mailbox, stored_reports
-from newsletters.services.issues import runs
+from newsletters.services.issues import workers
 from newsletters.services.mail import outbox
 from newsletters.services.readers import import_runs
 
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
 DRAIN_OUTBOX = "newsletters.drain_outbox"
-SEND_DIGEST = runs.SEND_DIGEST_TASK
-START_ISSUE = runs.START_ISSUE_TASK
+SEND_DIGEST = workers.SEND_DIGEST_TASK
+START_ISSUE = workers.START_ISSUE_TASK
 POLL_BOUNCE_MAILBOX = "newsletters.poll_bounce_mailbox"
 PRUNE_BOUNCE_REPORTS = "newsletters.prune_bounce_reports"
 
@@ -99,14 +99,14 @@ def prune_bounce_reports() -> str:
 @shared_task(name=SEND_DIGEST)
 def send_issue(issue_id: int) -> str:
     """Claim and send batches of one issue until none is left; many run at once safely."""
-    report = runs.send_issue_batches(issue_id)
+    report = workers.send_issue_batches(issue_id)
     return f"sent {report.sent}, failed {report.failed}, bounced {report.bounced}"
 
 
 @shared_task(name=START_ISSUE)
 def start_issue(issue_id: int) -> str:
     """Make an issue's deliveries and queue its batches ("Send now" and "Resume")."""
-    runs.start_issue(issue_id)
+    workers.start_issue(issue_id)
     return f"started issue {issue_id}"
 
 

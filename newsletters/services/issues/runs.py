@@ -5,7 +5,6 @@ The CLI and the Celery tasks call these; the rules they apply live in
 """
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,14 +16,11 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Issue, IssueStatus, utcnow
-from newsletters.services.issues import batch_sender, compose, deliveries, recovery
+from newsletters.services.issues import batch_sender, compose, deliveries, recovery, workers
 from newsletters.services.issues.deliveries import DeliveryReport
 from newsletters.services.issues.lineup import lineup
 from newsletters.services.issues.schedule import Period
 
-SEND_DIGEST_TASK = "newsletters.send_digest"
-START_ISSUE_TASK = "newsletters.start_issue"
-MAX_FAN_OUT = 256
 WAIT_POLL_SECONDS = 0.5
 # Counting a very large issue's deliveries takes a while: following it may cost the
 # database at most this share of its time, so the poll slows down as counting does.
@@ -220,7 +216,7 @@ def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryR
     when it is on this machine) and hands the released deliveries out again.
     """
     counts = deliveries.status_counts(issue)
-    _dispatch(issue, counts["pending"] + counts["sending"])
+    workers.dispatch(issue, counts["pending"] + counts["sending"])
     start = previous = counts
     next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
     pause = WAIT_POLL_SECONDS
@@ -228,7 +224,7 @@ def _send_with_celery(issue: Issue, advance: Callable[[int], None]) -> DeliveryR
         time.sleep(pause)
         db.session.expire_all()
         if time.monotonic() >= next_recovery:
-            _dispatch(issue, recovery.recover_abandoned_claims(issue))
+            workers.dispatch(issue, recovery.recover_abandoned_claims(issue))
             next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
         counting = time.monotonic()
         counts = deliveries.status_counts(issue)
@@ -250,16 +246,6 @@ def poll_pause(counting_seconds: float) -> float:
     return max(WAIT_POLL_SECONDS, counting_seconds / POLL_COST_SHARE)
 
 
-def _dispatch(issue: Issue, waiting: int) -> None:
-    """One task per batch waiting (each task keeps claiming until none is left)."""
-    if waiting <= 0:
-        return
-    batches = math.ceil(waiting / current_app.config["DIGEST_BATCH_SIZE"])
-    celery = current_app.extensions["celery"]
-    for _ in range(min(batches, MAX_FAN_OUT)):
-        celery.send_task(SEND_DIGEST_TASK, args=[issue.id])
-
-
 def _stopped(issue: Issue) -> bool:
     status = db.session.scalar(select(Issue.status).where(Issue.id == issue.id))
     return status != IssueStatus.SENDING
@@ -267,32 +253,6 @@ def _stopped(issue: Issue) -> bool:
 
 def _settled(counts: dict[str, int]) -> int:
     return sum(counts.values()) - counts["pending"] - counts["sending"]
-
-
-def send_issue_batches(issue_id: int) -> DeliveryReport:
-    """A worker's share of an issue (the Celery task): claim and send until none is left."""
-    issue = db.session.get(Issue, issue_id)
-    if issue is None or issue.status != IssueStatus.SENDING:
-        return DeliveryReport()
-    # A batch a dead worker on this machine left behind is settled from its journal first.
-    recovery.recover_abandoned_claims(issue)
-    report = batch_sender.Sender(issue).run()
-    deliveries.finish_if_done(issue)  # the last worker out marks the issue sent
-    return report
-
-
-def start_issue(issue_id: int) -> None:
-    """Make an issue's deliveries and hand its batches to Celery workers (the task behind
-    "Send now" and "Resume"); the workers mark it sent when they are done."""
-    issue = db.session.get(Issue, issue_id)
-    if issue is None or issue.status != IssueStatus.SENDING:
-        return
-    deliveries.materialize(issue)
-    deliveries.requeue_failed(issue)
-    recovery.recover_abandoned_claims(issue)
-    counts = deliveries.status_counts(issue)
-    _dispatch(issue, counts["pending"] + counts["sending"])
-    deliveries.finish_if_done(issue)
 
 
 def send_in_background(issue: Issue) -> str:
@@ -306,7 +266,7 @@ def send_in_background(issue: Issue) -> str:
     celery = app.extensions.get("celery")
     if app.config["CELERY_BROKER_URL"] and celery is not None:
         try:
-            celery.send_task(START_ISSUE_TASK, args=[issue.id])
+            celery.send_task(workers.START_ISSUE_TASK, args=[issue.id])
             return "celery"
         except Exception:  # a broker outage must not stop the send: do it here
             log.warning("could not reach the Celery broker; sending issue %s here", issue.id)
