@@ -1,34 +1,17 @@
 """The admin console in Chromium: sign in, create a newsletter, import a CSV, read the chart."""
 
-from pathlib import Path
-
 import pytest
 
-from tests.support.admin import create_admin
-from tests.support.browser import serious_violations, sign_in_to_console
-from tests.support.reader import add_demo_newsletters, sign_up
+from tests.support.browser import (
+    DESKTOP,
+    PHONE,
+    screenshot,
+    serious_violations,
+    sign_in_to_console,
+)
+from tests.support.reader import sign_up
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def console(live_server, browser):
-    add_demo_newsletters(live_server)
-    live_server.config["CONFIRMATION_EMAIL_INTERVAL"] = 0
-    create_admin(live_server, "owner@publisher.example")
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    yield live_server, page
-    context.close()
-
-
-def _screenshot(page, name):
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path):
@@ -44,7 +27,7 @@ def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path
     assert page.locator("svg.chart polyline").count() == 3
     assert "3 signups" in chart.get_attribute("aria-label")
     assert serious_violations(page) == []
-    _screenshot(page, "admin-dashboard-desktop")
+    screenshot(page, "admin-dashboard-desktop")
 
     # A new newsletter.
     page.get_by_role("link", name="Newsletters", exact=True).click()
@@ -79,17 +62,17 @@ def test_sign_in_create_a_newsletter_import_and_read_the_chart(console, tmp_path
     page.get_by_role("heading", name="new2@example.com").wait_for()
     assert page.get_by_role("cell", name="imported").first.is_visible()
     assert serious_violations(page) == []
-    _screenshot(page, "admin-subscriber-desktop")
+    screenshot(page, "admin-subscriber-desktop")
     page.set_viewport_size(PHONE)
-    _screenshot(page, "admin-subscriber-phone")
+    screenshot(page, "admin-subscriber-phone")
     page.goto(app.base_url + "/admin/subscribers")
-    _screenshot(page, "admin-subscribers-phone")
+    screenshot(page, "admin-subscribers-phone")
     page.set_viewport_size(DESKTOP)
     page.goto(app.base_url + "/admin/subscribers")
-    _screenshot(page, "admin-subscribers-desktop")
+    screenshot(page, "admin-subscribers-desktop")
     page.goto(app.base_url + "/admin/")
     page.set_viewport_size(PHONE)
-    _screenshot(page, "admin-dashboard-phone")
+    screenshot(page, "admin-dashboard-phone")
 
 
 def test_the_deliverability_page_reads_without_colour(console):
@@ -120,8 +103,8 @@ def test_the_deliverability_page_reads_without_colour(console):
     assert "0.38%" in gmail.inner_text() and "At or above 0.3%" in gmail.inner_text()
     assert page.get_by_role("alert").filter(has_text="Complaints at or above 0.3%").is_visible()
     assert serious_violations(page) == []
-    _screenshot(page, "admin-deliverability-desktop")
+    screenshot(page, "admin-deliverability-desktop")
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert serious_violations(page) == []
-    _screenshot(page, "admin-deliverability-phone")
+    screenshot(page, "admin-deliverability-phone")

@@ -4,31 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.admin import create_admin
-from tests.support.browser import serious_violations, sign_in_to_console
-from tests.support.reader import add_demo_newsletters
+from tests.support.browser import (
+    PHONE,
+    screenshot,
+    serious_violations,
+    sign_in_to_console,
+)
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def console(live_server, browser):
-    add_demo_newsletters(live_server)
-    create_admin(live_server, "owner@publisher.example")
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    yield live_server, page
-    context.close()
-
-
-def _screenshot(page, name):
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def test_a_mailchimp_export_is_previewed_mapped_and_imported(console):
@@ -51,10 +36,10 @@ def test_a_mailchimp_export_is_previewed_mapped_and_imported(console):
     assert page.get_by_role("button", name="Import 3 rows").is_visible()
     assert page.get_by_role("cell", name="repeats an earlier row").is_visible()
     assert serious_violations(page) == []
-    _screenshot(page, "admin-import-preview-desktop")
+    screenshot(page, "admin-import-preview-desktop")
     page.set_viewport_size(PHONE)
     assert serious_violations(page) == []
-    _screenshot(page, "admin-import-preview-phone")
+    screenshot(page, "admin-import-preview-phone")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the preview scrolls sideways on a phone ({width}px)"
 

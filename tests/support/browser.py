@@ -1,10 +1,21 @@
 """What the Chromium tests share: signing in to the console, and axe's verdict on a page."""
 
+from pathlib import Path
+
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.support.admin import PASSWORD
 
 OWNER = "owner@publisher.example"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def screenshot(page, name: str) -> None:
+    """The whole page, as screenshots/<name>.png, to be looked at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def serious_violations(page) -> list[str]:
