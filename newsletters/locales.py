@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from babel.dates import format_date
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale, gettext
@@ -60,6 +61,14 @@ def languages() -> list[str]:
 def default_language() -> str:
     """The language of the console, and of readers we know nothing about."""
     return languages()[0]
+
+
+def language_name(code: str) -> str:
+    """A language's name in the console's words: 'Spanish', 'German'; the code if unknown."""
+    try:
+        return Locale.parse(code).get_display_name("en") or code
+    except (ValueError, UnknownLocaleError):
+        return code
 
 
 def offered(code: str | None) -> str | None:
@@ -135,6 +144,21 @@ def local_date(day: date) -> str:
     locale = get_locale()
     pattern = DATE_PATTERNS.get(locale.language if locale else "en", "long")
     return format_date(day, format=pattern, locale=locale or "en")
+
+
+def local_date_range(first: date, last: date) -> str:
+    """Days from ``first`` to ``last`` the way this page's readers write them:
+    '21 – 27 November 2026', '21–27 de noviembre de 2026'; one day is a date."""
+    locale = get_locale()
+    if first == last:
+        return local_date(first)
+    if locale is not None and locale.language != "en":
+        return format_interval(first, last, "yMMMMd", locale=locale)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day} – {last.day} {last:%B %Y}"
+    if first.year == last.year:
+        return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
+    return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
 
 
 def local_number(number: int | float) -> str:

@@ -22,6 +22,7 @@ from newsletters.admin.forms import (
     StoryByUrlForm,
 )
 from newsletters.errors import NewsletterError
+from newsletters.locales import language_name, languages
 from newsletters.models import Issue, IssueStatus, Story, utcnow
 from newsletters.services.issues import compose, control, editing, lineup
 from newsletters.services.issues.schedule import local, period_label
@@ -252,6 +253,7 @@ def editor_page(
         error=error,
         error_field=error_field,
         unsaved=unsaved,
+        languages=[(code, language_name(code)) for code in languages()],
     )
     return page, status
 

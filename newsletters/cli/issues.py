@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from newsletters.errors import NewsletterError
+from newsletters.locales import languages
 from newsletters.models import utcnow
 from newsletters.services.issues import editing, feeds, previews, runs
 from newsletters.services.rhythm.periods import FREQUENCIES
@@ -99,10 +100,17 @@ def send_issues(slug, force, dry_run, executor, connections):
 @click.argument("slug")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write.")
 @frequency_option
-def preview_issue(slug, out, frequency):
+@click.option(
+    "--language",
+    default=None,
+    help="As readers of this language get it (one of LANGUAGES; default: the first).",
+)
+def preview_issue(slug, out, frequency, language):
     """Render the next issue as it stands now (HTML, plus a .txt beside it)."""
+    if language is not None and language not in languages():
+        raise click.BadParameter(f"choose one of {', '.join(languages())}", param_hint="--language")
     try:
-        issue, email, stories = previews.preview_next(slug, utcnow(), frequency)
+        issue, email, stories = previews.preview_next(slug, utcnow(), frequency, language)
     except NewsletterError as error:
         raise click.ClickException(error.message) from error
     out = out or Path(f"{slug}-{issue.period_end:%Y-%m-%d}.html")

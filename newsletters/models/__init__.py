@@ -9,6 +9,7 @@ from newsletters.models.issue import (
     DeliveryStatus,
     Issue,
     IssueStatus,
+    IssueTranslation,
     Story,
 )
 from newsletters.models.newsletter import Cadence, Newsletter
@@ -37,6 +38,7 @@ __all__ = [
     "DeliveryStatus",
     "Issue",
     "IssueStatus",
+    "IssueTranslation",
     "IdempotencyRecord",
     "ImportJob",
     "ImportStatus",

@@ -116,6 +116,28 @@ class Issue(db.Model):
         return f"<Digest {self.newsletter_id} {self.period_start:%Y-%m-%d} {self.status}>"
 
 
+class IssueTranslation(db.Model):
+    """An issue rendered in one more of the site's languages: its frame (headings, links,
+    footer, dates) in that language, the editor's words and the stories as written.
+
+    The issue's own columns hold the default language; a reader whose saved language has
+    a row here gets this one. Written in the same transaction that starts the sending.
+    """
+
+    __tablename__ = "issue_translation"
+    __table_args__ = (UniqueConstraint("digest_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column("digest_id", ForeignKey("digest.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<IssueTranslation {self.issue_id} {self.language}>"
+
+
 class DeliveryStatus(enum.StrEnum):
     """What happened to one issue for one reader."""
 

@@ -129,6 +129,13 @@ def test_an_editor_arranges_previews_tests_schedules_and_sends_an_issue(live_ser
     assert SECOND not in text.inner_text()
     page.get_by_role("tab", name="Wide").click()
     expect(_preview(page).locator(".story__title")).to_have_text([FIRST, THIRD, FOURTH])
+    # As Spanish readers will get it: the frame in Spanish, the editor's words as typed.
+    page.get_by_label("Language").select_option(label="Spanish")
+    expect(_preview(page).locator(".story__more").first).to_have_text("Leer la noticia →")
+    expect(_preview(page).locator(".preview-subject")).to_have_text("Floods, a bridge and a bakery")
+    _shoot(page, "spanish")
+    page.get_by_label("Language").select_option(label="English")
+    expect(_preview(page).locator(".story__more").first).to_have_text("Read the story →")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
     expect(page.get_by_label(f"Include “{SECOND}”")).not_to_be_checked()

@@ -114,7 +114,9 @@ def preview_issue(key: str):
         if request.method != "GET":
             abort(405)
         try:
-            _, email, _ = previews.preview_next(key, now, request.args.get("frequency") or None)
+            _, email, _ = previews.preview_next(
+                key, now, request.args.get("frequency") or None, request.args.get("language")
+            )
         except InvalidInput as error:
             abort(400, error.message)
         return Response(email.html, headers=PREVIEW_HEADERS)
@@ -122,7 +124,7 @@ def preview_issue(key: str):
     draft = issue_page.posted_draft()
     text = request.values.get("format") == "text"
     try:
-        email = previews.render_preview(issue, now, draft)
+        email = previews.render_preview(issue, now, draft, request.values.get("language"))
     except InvalidInput as error:
         page = render_template("admin/issue_preview_problem.html", error=error)
         return Response(page, status=400, headers=PREVIEW_HEADERS)
@@ -143,7 +145,7 @@ def test_issue(key: str):
 
     def apply():
         issue_page.save_posted(key, now)
-        return previews.send_test(key, addresses, now)
+        return previews.send_test(key, addresses, now, request.form.get("language"))
 
     try:
         sent_to = audited("issue.test", "issue", key, apply, detail=lambda to: {"to": to})

@@ -10,9 +10,10 @@ The rules, in one place:
 - An issue is in the archive once it has gone out: rendered and being sent, or
   sent. A reader who opens "View in browser" while the rest of the list is
   still being sent finds it there. Drafts and empty periods never appear.
-- Archive pages show the issue as it was rendered once for everyone, with the
-  reader's own links left out (see :mod:`.web_copy`): no page, feed or summary
-  is ever rendered per reader, so none holds a reader's token.
+- Archive pages show the issue as it was rendered once for everyone, in the page's
+  language when the issue was rendered in it, with the reader's own links left out
+  (see :mod:`.web_copy`): no page, feed or summary is ever rendered per reader, so
+  none holds a reader's token.
 - Every issue email has a "View in browser" link: the issue's archive page when
   the newsletter has an archive, the same for every reader; otherwise a signed
   link, made per reader, to that reader's own copy with their own working links.
@@ -26,9 +27,11 @@ from sqlalchemy import func, select
 
 from newsletters.errors import InvalidInput, InvalidToken, NotFound
 from newsletters.extensions import db
+from newsletters.locales import current_locale
 from newsletters.models import Issue, IssueStatus, Newsletter, Subscriber
 from newsletters.services.core import sql
 from newsletters.services.core.tokens import Purpose, read_token
+from newsletters.services.issues import translations
 from newsletters.services.issues.web_copy import WebCopy, web_copy
 from newsletters.services.mail.links import (
     PREFERENCES_PLACEHOLDER,
@@ -198,9 +201,10 @@ def newsletter_url(newsletter: Newsletter) -> str:
     return external_url("archive.newsletter", slug=newsletter.slug)
 
 
-def issue_url(newsletter: Newsletter, issue: Issue) -> str:
-    """The issue's archive page, on SITE_URL (the same for every reader)."""
-    return external_url("archive.issue", slug=newsletter.slug, issue_id=str(issue.uuid))
+def issue_url(newsletter: Newsletter, issue: Issue, language: str | None = None) -> str:
+    """The issue's archive page, on SITE_URL (the same for every reader of ``language``)."""
+    asked = {"lang": language} if language else {}
+    return external_url("archive.issue", slug=newsletter.slug, issue_id=str(issue.uuid), **asked)
 
 
 def feed_url(newsletter: Newsletter) -> str:
@@ -213,12 +217,18 @@ def signup_url(newsletter: Newsletter) -> str:
     return f"{newsletter_url(newsletter)}#subscribe"
 
 
-def view_link(newsletter: Newsletter, issue: Issue, *, otherwise: str = VIEW_PLACEHOLDER) -> str:
+def view_link(
+    newsletter: Newsletter,
+    issue: Issue,
+    *,
+    otherwise: str = VIEW_PLACEHOLDER,
+    language: str | None = None,
+) -> str:
     """The "View in browser" address written into an issue when it is rendered: its archive
-    page when there is one, else ``otherwise`` (the placeholder each reader's own link
-    replaces)."""
+    page (in ``language``, when that is not the default) when there is one, else
+    ``otherwise`` (the placeholder each reader's own link replaces)."""
     if has_archive(newsletter) and issue.uuid is not None:
-        return issue_url(newsletter, issue)
+        return issue_url(newsletter, issue, language)
     return otherwise
 
 
@@ -237,7 +247,7 @@ def public_copy(issue: Issue) -> WebCopy:
         return signup if parts.netloc == site and READER_PATHS.search(parts.path) else url
 
     body = _filled(
-        issue.html_body,
+        translations.rendering_in(issue, current_locale()).html,
         {
             UNSUBSCRIBE_PLACEHOLDER: signup,
             PREFERENCES_PLACEHOLDER: signup,
@@ -269,7 +279,7 @@ def reader_copy(token: str) -> ReaderCopy:
     reader = str(subscriber.uuid)
     links = ReaderLinks(issue.newsletter)
     body = _filled(
-        issue.html_body,
+        translations.rendering_in(issue, current_locale()).html,
         {
             UNSUBSCRIBE_PLACEHOLDER: links.unsubscribe(reader),
             PREFERENCES_PLACEHOLDER: links.preferences(reader),

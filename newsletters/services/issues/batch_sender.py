@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import and_, select, update
 
 from newsletters.extensions import db
+from newsletters.locales import default_language
 from newsletters.models import (
     Delivery,
     DeliveryStatus,
@@ -46,6 +47,7 @@ from newsletters.services.issues.deliveries import (
     write_outcomes,
 )
 from newsletters.services.issues.journal import Journal
+from newsletters.services.issues.translations import renderings
 from newsletters.services.mail import mime, smtp, suppressions, verp
 from newsletters.services.mail.links import (
     PREFERENCES_PLACEHOLDER,
@@ -54,6 +56,10 @@ from newsletters.services.mail.links import (
     ReaderLinks,
     headers_for,
 )
+
+# One reader in a batch: delivery id, subscriber uuid, address, subscription status and
+# saved language (the last four None once the reader is erased).
+Recipient = tuple[int, str | None, str | None, str | None, str | None]
 
 # How often a sender asks whether its issue was paused or cancelled (one tiny read).
 STATUS_CHECK_SECONDS = 1.0
@@ -75,15 +81,24 @@ class Sender:
         self.issue_id = issue.id
         self.newsletter_id = newsletter.id
         self.batch_size = current_app.config["DIGEST_BATCH_SIZE"]
-        self.template = mime.MessageTemplate(
-            subject=issue.subject,
-            text=issue.text_body,
-            html=issue.html_body,
-            date=issue.rendered_at,
-            from_name=newsletter.from_name,
-            list_id_value=mime.list_id(newsletter.slug, newsletter.name),
-            feedback_id_value=mime.feedback_id(str(issue.uuid)[:8], newsletter.slug, "newsletter"),
-        )
+        # One template per language the issue was rendered in; a reader whose saved
+        # language has none (or who has none) gets the default language's.
+        self.templates = {
+            language: mime.MessageTemplate(
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                date=issue.rendered_at,
+                from_name=newsletter.from_name,
+                list_id_value=mime.list_id(newsletter.slug, newsletter.name),
+                feedback_id_value=mime.feedback_id(
+                    str(issue.uuid)[:8], newsletter.slug, "newsletter"
+                ),
+                language=language,
+            )
+            for language, email in renderings(issue).items()
+        }
+        self.default_template = self.templates[default_language()]
         self.links = ReaderLinks(newsletter)
         # Without a public archive page, "View in browser" is each reader's own signed copy.
         self.issue_uuid = str(issue.uuid)
@@ -151,10 +166,17 @@ class Sender:
         db.session.commit()
         return None
 
-    def _recipients(self, ids: list[int]) -> list[tuple[int, str | None, str | None, str | None]]:
-        """(delivery id, subscriber uuid, address, subscription status) for a batch, in one read."""
+    def _recipients(self, ids: list[int]) -> list[Recipient]:
+        """(delivery id, subscriber uuid, address, subscription status, language) for a
+        batch, in one read."""
         rows = db.session.execute(
-            select(Delivery.id, Subscriber.uuid, Subscriber.email, Subscription.status)
+            select(
+                Delivery.id,
+                Subscriber.uuid,
+                Subscriber.email,
+                Subscription.status,
+                Subscriber.locale,
+            )
             .select_from(Delivery)
             .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
             .outerjoin(
@@ -167,18 +189,21 @@ class Sender:
             .where(Delivery.id.in_(ids))
             .order_by(Delivery.id)
         ).all()
-        return [(i, str(u) if u else None, email, status) for i, u, email, status in rows]
+        return [
+            (i, str(u) if u else None, email, status, language)
+            for i, u, email, status, language in rows
+        ]
 
     def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
         recipients = self._recipients(ids)
-        suppressed = suppressions.suppressed_among(e for _, _, e, _ in recipients if e)
+        suppressed = suppressions.suppressed_among(r[2] for r in recipients if r[2])
         outcomes, journal = Outcomes(), Journal(key)
         # Half the claim timeout: the batch is written long before its claim looks abandoned.
         timeout = current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"]
         line = BatchQueue(recipients, deadline=time.monotonic() + timeout / 2)
         error = stopped = None
         try:
-            for delivery_id, subscriber_uuid, address, status in line:
+            for delivery_id, subscriber_uuid, address, status, language in line:
                 if stopped := self._stopped():
                     break
                 if address is None or status != SubscriptionStatus.ACTIVE:
@@ -188,7 +213,9 @@ class Sender:
                 else:
                     try:
                         outcome, detail = (
-                            self._send_one(transport, delivery_id, subscriber_uuid, address),
+                            self._send_one(
+                                transport, delivery_id, subscriber_uuid, address, language
+                            ),
                             "",
                         )
                     except smtp.DomainBusy as exc:
@@ -214,7 +241,14 @@ class Sender:
         report.error, report.stopped = error, stopped
         return report
 
-    def _send_one(self, transport, delivery_id: int, subscriber_uuid: str, address: str) -> str:
+    def _send_one(
+        self,
+        transport,
+        delivery_id: int,
+        subscriber_uuid: str,
+        address: str,
+        language: str | None,
+    ) -> str:
         unsubscribe = self.links.unsubscribe(subscriber_uuid)  # signed once: body and header
         token = verp.token_for_delivery(delivery_id)  # names this copy: Message-ID and return path
         links = {
@@ -223,7 +257,8 @@ class Sender:
         }
         if self.view_per_reader:
             links[VIEW_PLACEHOLDER] = self.links.view(subscriber_uuid, self.issue_uuid)
-        raw = self.template.render(
+        template = self.templates.get(language or "", self.default_template)
+        raw = template.render(
             address,
             verp.delivery_message_id(self.issue_uuid, token),
             headers=headers_for(unsubscribe),

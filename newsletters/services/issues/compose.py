@@ -197,9 +197,8 @@ def start_sending(
 
     Only one renderer wins; a concurrent run (or an editor's save) finds it sending.
     """
-    return _move(
-        issue, IssueStatus.DRAFT, **sending_values(newsletter, issue, stories, now, forced)
-    )
+    rendering = sending_values(newsletter, issue, stories, now, forced)
+    return _move(issue, IssueStatus.DRAFT, then=rendering.save_translations, **rendering.columns)
 
 
 def scheduled_due(slug: str | None, now: datetime) -> list[Issue]:
@@ -237,15 +236,19 @@ def prepare_scheduled(slug: str | None, now: datetime) -> list[Issue]:
     return started
 
 
-def _move(issue: Issue, expected: IssueStatus, **values) -> bool:
+def _move(issue: Issue, expected: IssueStatus, then=None, **values) -> bool:
+    """Move the issue out of ``expected``; ``then(issue)`` joins the move's transaction."""
     result = db.session.execute(
         update(Issue)
         .where(Issue.id == issue.id, Issue.status == expected)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    moved = result.rowcount == 1
+    if moved and then is not None:
+        then(issue)
     db.session.commit()
-    return result.rowcount == 1
+    return moved
 
 
 def newsletters_for_sending(slug: str | None = None) -> list[Newsletter]:

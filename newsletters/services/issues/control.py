@@ -189,8 +189,9 @@ def send_now(public_id: str, now: datetime) -> Issue:
     stories = lineup.lineup(newsletter, issue, now)
     if not stories and not newsletter.send_when_empty:
         raise InvalidInput("This issue has no stories. Add or include one before sending it.")
-    values = compose.sending_values(newsletter, issue, stories, now, issue.period_end > now)
-    _move(issue, (IssueStatus.DRAFT,), send_at=now, **values)
+    rendering = compose.sending_values(newsletter, issue, stories, now, issue.period_end > now)
+    _move(issue, (IssueStatus.DRAFT,), send_at=now, **rendering.columns)
+    rendering.save_translations(issue)
     return issue
 
 

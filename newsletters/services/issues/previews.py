@@ -2,17 +2,19 @@
 
 Both are rendered by :func:`compose.render_issue`, the code that renders the issue
 for its readers, with sample links in place of a reader's own. A test goes only to
-the addresses given, marked "[Test]".
+the addresses given, marked "[Test]". Either can be in any language the site offers,
+as a reader who saved it would get the issue (the default language otherwise).
 """
 
 from datetime import datetime
 
+from newsletters import locales
 from newsletters.errors import InvalidInput
 from newsletters.models import Issue, IssueStatus, Newsletter
 from newsletters.services.catalogue import newsletter_by_slug
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.transactions import atomic
-from newsletters.services.issues import archive, compose, editing, lineup
+from newsletters.services.issues import archive, compose, editing, lineup, translations
 from newsletters.services.issues.overview import issue_by_uuid
 from newsletters.services.mail import links, outbox
 from newsletters.services.mail.render import RenderedEmail
@@ -38,35 +40,42 @@ def _with_draft(issue: Issue, draft: editing.Draft, now: datetime) -> Issue:
 
 
 def render_preview(
-    issue: Issue, now: datetime, draft: editing.Draft | None = None
+    issue: Issue,
+    now: datetime,
+    draft: editing.Draft | None = None,
+    language: str | None = None,
 ) -> RenderedEmail:
     """The issue as a reader would get it, with sample links; nothing is written.
 
     With a ``draft``, the editor's unsaved changes are shown. An issue that has been
-    rendered is shown exactly as it went out.
+    rendered is shown exactly as it went out. ``language``: as a reader who reads that
+    language gets it (one the site does not offer reads as the default).
     """
     newsletter: Newsletter = issue.newsletter
     sample = links.external_url("public.lost_link")
+    language = locales.reader_language(language)
     if issue.rendered_at is not None:
+        email = translations.rendering_in(issue, language)
         return RenderedEmail(
-            subject=issue.subject,
-            text=links.fill_sample_links(issue.text_body, sample),
-            html=links.fill_sample_links(issue.html_body, sample),
+            subject=email.subject,
+            text=links.fill_sample_links(email.text, sample),
+            html=links.fill_sample_links(email.html, sample),
         )
     if draft is not None and issue.status == IssueStatus.DRAFT:
         issue = _with_draft(issue, draft, now)
-    return compose.render_issue(
-        newsletter,
-        issue,
-        lineup.lineup(newsletter, issue, now),
-        preferences_url=sample,
-        unsubscribe_url=sample,
-        view_url=archive.view_link(newsletter, issue, otherwise=sample),
-    )
+    with locales.writing_to(language):
+        return compose.render_issue(
+            newsletter,
+            issue,
+            lineup.lineup(newsletter, issue, now),
+            preferences_url=sample,
+            unsubscribe_url=sample,
+            view_url=archive.view_link(newsletter, issue, otherwise=sample),
+        )
 
 
 def preview_next(
-    slug: str, now: datetime, frequency: str | None = None
+    slug: str, now: datetime, frequency: str | None = None, language: str | None = None
 ) -> tuple[Issue, RenderedEmail, int]:
     """A newsletter's next issue of a rhythm (its first without one) as it stands now,
     with sample links; nothing is written."""
@@ -79,7 +88,8 @@ def preview_next(
         period_start=period.start,
         period_end=period.end,
     )
-    return issue, render_preview(issue, now), len(lineup.lineup(newsletter, issue, now))
+    email = render_preview(issue, now, language=language)
+    return issue, email, len(lineup.lineup(newsletter, issue, now))
 
 
 def test_addresses(text: str) -> list[str]:
@@ -94,12 +104,14 @@ def test_addresses(text: str) -> list[str]:
 
 
 @atomic
-def send_test(public_id: str, addresses: str, now: datetime) -> list[str]:
+def send_test(
+    public_id: str, addresses: str, now: datetime, language: str | None = None
+) -> list[str]:
     """Mail the issue, as it stands, to each address, marked as a test.
 
     The copies carry sample links, not any reader's, and go to these addresses only.
     """
-    return _mail_test(issue_by_uuid(public_id), addresses, now)
+    return _mail_test(issue_by_uuid(public_id), addresses, now, language)
 
 
 @atomic
@@ -111,9 +123,11 @@ def send_test_of_next(
     return _mail_test(issue, addresses, now)
 
 
-def _mail_test(issue: Issue, addresses: str, now: datetime) -> list[str]:
+def _mail_test(
+    issue: Issue, addresses: str, now: datetime, language: str | None = None
+) -> list[str]:
     targets = test_addresses(addresses)
-    email = render_preview(issue, now)
+    email = render_preview(issue, now, language=language)
     marked = RenderedEmail(subject=f"[Test] {email.subject}", text=email.text, html=email.html)
     for target in targets:
         outbox.enqueue(kind=outbox.OutboxKind.TEST, to=target, email=marked)

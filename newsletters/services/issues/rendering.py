@@ -1,14 +1,23 @@
 """Rendering an issue once: its subject, text and HTML, with placeholders for each
-reader's own links. Sending, previews and tests all render through here."""
+reader's own links. Sending, previews and tests all render through here.
 
+An issue that starts sending is rendered once per language the site offers: the frame
+(headings, "Read the story", the footer, dates) in that language, the editor's words and
+the stories as written. The default language goes in the issue's own columns, the others
+are kept by :mod:`.translations` in the same transaction; each reader gets the rendering
+in their saved language, or the default one.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 
+from newsletters import locales
 from newsletters.models import Issue, IssueStatus, Newsletter, Story
 from newsletters.services.branding import brand_of
 from newsletters.services.catalogue import subject_template_problem
-from newsletters.services.issues import archive
+from newsletters.services.issues import archive, translations
 from newsletters.services.issues.schedule import local, period_label
 from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletters.services.mail.render import RenderedEmail, render_email, subject_text
@@ -29,7 +38,7 @@ def subject_for(newsletter: Newsletter, issue: Issue) -> str:
     local_end = local(issue.period_end)
     values = {
         "name": newsletter.name,
-        "date": f"{local_end.day} {local_end:%B %Y}",
+        "date": locales.local_date(local_end.date()),
         "site": current_app.config["SITE_NAME"],
     }
     return subject_text(template.format_map(values), MAX_ISSUE_SUBJECT)
@@ -63,12 +72,33 @@ def render_issue(
     )
 
 
+@dataclass(frozen=True)
+class SendingRendering:
+    """An issue rendered to go out: its own columns, in the default language, and its
+    rendering in each of the site's other languages."""
+
+    columns: dict
+    translations: dict[str, RenderedEmail]
+
+    def save_translations(self, issue: Issue) -> None:
+        """Add the other languages' renderings, in the transaction that starts the sending."""
+        translations.save(issue, self.translations)
+
+
 def sending_values(
     newsletter: Newsletter, issue: Issue, stories: list[Story], now: datetime, forced: bool
-) -> dict:
-    """The issue's columns once rendered, as every reader will get it: the one rendering."""
-    email = render_issue(newsletter, issue, stories, view_url=archive.view_link(newsletter, issue))
-    return {
+) -> SendingRendering:
+    """The issue rendered once per language, as every reader will get it: the one rendering."""
+    default = locales.default_language()
+    rendered = {}
+    for language in locales.languages():
+        # "View in browser" opens the archive in the language the reader reads the issue in.
+        asked = None if language == default else language
+        view_url = archive.view_link(newsletter, issue, language=asked)
+        with locales.writing_to(language):
+            rendered[language] = render_issue(newsletter, issue, stories, view_url=view_url)
+    email = rendered.pop(default)
+    columns = {
         "status": IssueStatus.SENDING,
         "subject": email.subject,
         "text_body": email.text,
@@ -77,3 +107,4 @@ def sending_values(
         "rendered_at": now,
         "forced": forced,
     }
+    return SendingRendering(columns, rendered)

@@ -9,6 +9,7 @@ or writes the database.
 
 from datetime import datetime, timedelta
 
+from newsletters.locales import local_date, local_date_range
 from newsletters.models import Newsletter
 from newsletters.services.rhythm import periods
 from newsletters.services.rhythm.choice import default_frequency
@@ -41,16 +42,13 @@ def period_after(newsletter: Newsletter, period: Period, frequency: str | None =
 
 
 def period_label(start: datetime, end: datetime) -> str:
-    """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time.
+    """'21 – 27 November 2026', or '28 November – 4 December 2026', in local time and in
+    the language being written (:func:`newsletters.locales.local_date_range`).
 
-    A daily period ends the next morning, so it is named by the day it ends before:
+    A daily period ends the next morning, so it is named by the day it starts:
     '30 November 2026'."""
     first = start.astimezone(zone())
     last = (end - timedelta(seconds=1)).astimezone(zone())
     if end - start <= timedelta(hours=25):
-        return f"{first.day} {first:%B %Y}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day} – {last.day} {last:%B %Y}"
-    if first.year == last.year:
-        return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
-    return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
+        return local_date(first.date())
+    return local_date_range(first.date(), last.date())

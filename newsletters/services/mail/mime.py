@@ -114,6 +114,7 @@ class MessageTemplate:
         from_name: str | None = None,
         list_id_value: str | None = None,
         feedback_id_value: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.boundary = f"=_{secrets.token_hex(16)}"
         common = {
@@ -124,6 +125,8 @@ class MessageTemplate:
         }
         if feedback_id_value:
             common["Feedback-ID"] = feedback_id_value
+        if language:  # RFC 3282: the language the reader reads this message in
+            common["Content-Language"] = language.replace("_", "-")
         self.head = b"".join(header_line(name, value) for name, value in common.items())
         self.mime_head = (
             b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'

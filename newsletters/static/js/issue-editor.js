@@ -8,7 +8,7 @@
   var POLL_MS = 2000;
   var LIVE = ["sending", "paused"];
   // The fields that change the email; the others (a link to add, test addresses) do not.
-  var DRAFT_FIELDS = ["csrf_token", "subject", "preheader", "intro", "story", "include"];
+  var DRAFT_FIELDS = ["csrf_token", "subject", "preheader", "intro", "story", "include", "language"];
 
   function setupPreview() {
     var panel = document.getElementById("preview-panel");
@@ -18,6 +18,7 @@
     var note = document.querySelector("[data-preview-note]");
     var form = document.getElementById("issue-form");
     var previewUrl = tabs[0].getAttribute("href");
+    var language = document.querySelector("[data-preview-language]");
     var view = "wide";
     var timer = null;
 
@@ -29,7 +30,10 @@
     function render() {
       clearTimeout(timer);
       if (!form) {
-        frame.src = previewUrl + (view === "text" ? "?format=text" : "");
+        var query = [];
+        if (view === "text") query.push("format=text");
+        if (language && language.value) query.push("language=" + encodeURIComponent(language.value));
+        frame.src = previewUrl + (query.length ? "?" + query.join("&") : "");
         return;
       }
       var copy = document.createElement("form");
@@ -59,6 +63,7 @@
     }
 
     frame.addEventListener("load", function () { busy(false); });
+    if (language) language.addEventListener("change", render);
 
     function select(tab, focus) {
       tabs.forEach(function (other) {

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from newsletters import locales
 from newsletters.extensions import db
 from newsletters.models import Delivery, Issue, IssueStatus, Newsletter
 from newsletters.services import catalogue
@@ -28,13 +29,13 @@ def settings(settings, smtp_server):
 
 @pytest.fixture
 def renders(monkeypatch):
-    """How many times an issue was rendered for sending."""
+    """How many times an issue was rendered for sending, by rhythm and language."""
     calls = Counter()
     real = rendering.render_issue
 
     def counting(newsletter, issue, stories, **links):
         if "preferences_url" not in links:  # the send's (previews pass sample links)
-            calls[issue.frequency] += 1
+            calls[issue.frequency, locales.current_locale()] += 1
         return real(newsletter, issue, stories, **links)
 
     monkeypatch.setattr(rendering, "render_issue", counting)
@@ -77,9 +78,12 @@ def test_weekly_to_daily_and_back_mid_week_gets_every_story_once(app, smtp_serve
     assert messages_to(smtp_server, "switcher@example.com") == 1 + 14 + 1
     assert messages_to(smtp_server, "steady@example.com") == 4
     assert messages_to(smtp_server, "early@example.com") == 28
-    # Each issue was rendered once, whoever got it.
+    # Each issue was rendered once in each language, whoever got it.
     assert _sent_issues(app) == Counter({"weekly": 4, "daily": 28})
-    assert renders == Counter({"weekly": 4, "daily": 28})
+    assert renders == Counter(
+        {(rhythm, language): count for rhythm, count in (("weekly", 4), ("daily", 28))
+         for language in ("en", "es", "de")}
+    )  # fmt: skip
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Delivery)) == 16 + 4 + 28
 
