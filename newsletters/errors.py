@@ -1,9 +1,12 @@
 """The domain's errors. Views turn them into pages or JSON; nothing else does.
 
 Messages a reader may see are marked with ``N_`` and shown in the reader's language.
+A message with named values (``%(name)s``) takes them as keywords: it reads as English
+in the console and the CLI, and a reader sees it translated with the values put in
+after translation (:class:`newsletters.locales.Message`).
 """
 
-from newsletters.locales import N_
+from newsletters.locales import N_, Message
 
 
 class NewsletterError(Exception):
@@ -13,9 +16,12 @@ class NewsletterError(Exception):
     code = "error"
     message = N_("Something about this request is not right.")
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+    def __init__(self, message: str | None = None, **values: object) -> None:
+        text = message or self.message
+        if values:
+            text = Message(text, **values)
+        super().__init__(text)
+        self.message = text
 
 
 class InvalidInput(NewsletterError):
@@ -23,8 +29,10 @@ class InvalidInput(NewsletterError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str | None = None, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str | None = None, field: str | None = None, **values: object
+    ) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 

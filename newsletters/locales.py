@@ -15,12 +15,13 @@ The choice is cached on the request's ``g`` by Flask-Babel, so it never leaks fr
 request, or one thread, to another.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale, gettext
@@ -134,9 +135,57 @@ def current_locale() -> str:
     return str(locale) if locale is not None else default_language()
 
 
-def translated(message: str) -> str:
-    """A message marked with :func:`N_`, in this page's language."""
-    return gettext(message) if message else message
+class Message(str):
+    """A message marked with :func:`N_` and the named values it holds.
+
+    It reads as English wherever it is shown as it is (the console, the CLI, logs);
+    :func:`translated` shows it in the page's language, the values put in after
+    translation, so that a translation may place them where its grammar wants.
+    """
+
+    msgid: str
+    values: dict[str, object]
+
+    def __new__(cls, text: str, **values: object) -> "Message":
+        english = text % {name: str(value) for name, value in values.items()} if values else text
+        message = super().__new__(cls, english)
+        message.msgid = text
+        message.values = values
+        return message
+
+
+class OneOf:
+    """Choices a reader picks one of, each named by a message marked with :func:`N_`,
+    written as their language lists alternatives: 'Daily or Weekly', 'Diario o Semanal'."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+
+    def __str__(self) -> str:
+        return format_list(list(self.names), style="or", locale="en")
+
+    def in_language(self) -> str:
+        """The choices in this page's language."""
+        words = [gettext(name) for name in self.names]
+        return format_list(words, style="or", locale=get_locale() or "en")
+
+
+def translated(message: str, **values: object) -> str:
+    """A message marked with :func:`N_`, in this page's language.
+
+    Named values (a :class:`Message`'s own, then ``values``) are put in after
+    translation; a value with words of its own (:class:`OneOf`) is translated too.
+    """
+    if not message:
+        return message
+    values = {**getattr(message, "values", {}), **values}
+    text = getattr(message, "msgid", message)
+    shown = {name: _in_language(value) for name, value in values.items()}
+    return gettext(text, **shown)
+
+
+def _in_language(value: object) -> object:
+    return value.in_language() if isinstance(value, OneOf) else value
 
 
 def local_date(day: date) -> str:

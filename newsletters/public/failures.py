@@ -34,6 +34,7 @@ def save_failed_response(error: BaseException, status: int, save_endpoints: set[
             selected=set(submission.newsletters),
             idempotency_key=key,
             form_token=request.form.get("csrf_token"),
+            rhythms=submission.frequencies,
         )
     cards = last_known_cards()
     ticked = set(request.form.getlist("newsletters"))
@@ -41,7 +42,7 @@ def save_failed_response(error: BaseException, status: int, save_endpoints: set[
         "public/preferences.html",
         token=request.view_args["token"],
         email="",
-        choices=forms.redrawn_choices(cards, ticked),
+        choices=forms.redrawn_choices(cards, ticked, forms.chosen_frequencies(request.form)),
         idempotency_key=key or pages.new_key(),
         mailto=support_mailto(ticked_names(cards)),
         failed=True,

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from newsletters.errors import FormExpired, InvalidInput, InvalidToken
 from newsletters.limits import spend_form_use
-from newsletters.services.catalogue import MAX_CHOICES, Card
+from newsletters.services.catalogue import MAX_CHOICES, TOO_MANY, Card
 from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH
 from newsletters.services.core.tokens import Purpose, make_token, read_token
 
@@ -78,7 +78,7 @@ def chosen_frequencies(form: MultiDict) -> dict[str, str]:
         if name.startswith(FREQUENCY_FIELD)
     }
     if len(chosen) > MAX_CHOICES:
-        raise InvalidInput("That is more newsletters than we publish.", field="newsletters")
+        raise InvalidInput(TOO_MANY, field="newsletters")
     return chosen
 
 
@@ -104,13 +104,29 @@ def cards_for_embed(cards: list[Card], slugs: list[str]) -> list[Card]:
 
 @dataclass(frozen=True)
 class RedrawnChoice:
-    """A preference checkbox drawn from what the reader posted, not from the database."""
+    """A preference checkbox (and its "How often" list) drawn from what the reader
+    posted, not from the database."""
 
     newsletter: Card
     checked: bool
+    asked: str | None = None  # the rhythm the reader picked, if any
     status: None = None
+    pending: None = None
+
+    @property
+    def frequencies(self) -> list[str]:
+        """The rhythms the newsletter offers, its default first."""
+        return list(self.newsletter.frequencies)
+
+    @property
+    def chosen(self) -> str:
+        """The rhythm the list shows: the one picked, while the newsletter offers it."""
+        return self.asked if self.asked in self.frequencies else self.frequencies[0]
 
 
-def redrawn_choices(cards: list[Card], ticked: set[str]) -> list[RedrawnChoice]:
+def redrawn_choices(
+    cards: list[Card], ticked: set[str], rhythms: dict[str, str] | None = None
+) -> list[RedrawnChoice]:
     """The preference form as the reader left it, when the database cannot tell us more."""
-    return [RedrawnChoice(card, card.slug in ticked) for card in cards]
+    rhythms = rhythms or {}
+    return [RedrawnChoice(card, card.slug in ticked, rhythms.get(card.slug)) for card in cards]

@@ -6,11 +6,12 @@ from flask import render_template
 
 from newsletters.errors import FormExpired, InvalidInput
 from newsletters.http import json_error, wants_json
-from newsletters.locales import N_
+from newsletters.locales import N_, translated
 from newsletters.public import forms
 from newsletters.public.support import support_mailto
 from newsletters.security import allow_framing
 from newsletters.services.catalogue import Card, signup_cards
+from newsletters.services.rhythm.choice import RHYTHM_NAMES
 
 
 def new_key() -> str:
@@ -29,13 +30,15 @@ def signup_page(
     failed: bool = False,
     form_token: str | None = None,
     idempotency_key: str | None = None,
+    rhythms: dict[str, str] | None = None,
 ):
     """The newsletters page or the embed box, with whatever the reader already typed.
 
     A form drawn again after a mistake or a failure keeps its first token: the
     reader has already spent their time on it, and a quick "Try again" must not
-    look like a bot.
+    look like a bot. It keeps the rhythms they picked (``rhythms``, slug -> rhythm) too.
     """
+    rhythms = rhythms or {}
     if source == "embed":
         allow_framing()
     page = render_template(
@@ -45,12 +48,30 @@ def signup_page(
         email=email,
         form_token=form_token or forms.signup_form_token(),
         idempotency_key=idempotency_key or new_key(),
-        mailto=support_mailto([card.name for card in cards if card.slug in selected]),
+        mailto=support_mailto(chosen_names(cards, selected, rhythms)),
         shown=",".join(card.slug for card in cards) if source == "embed" else "",
         error=error,
         failed=failed,
+        rhythms=rhythms,
     )
     return page, status
+
+
+def chosen_names(
+    cards: list[Card], selected: set[str] | frozenset[str], rhythms: dict[str, str]
+) -> list[str]:
+    """The newsletters the reader ticked, for the message to support: each with the rhythm
+    they picked where it offers more than one ("The Paper (Daily)")."""
+    names = []
+    for card in cards:
+        if card.slug not in selected:
+            continue
+        rhythm = rhythms.get(card.slug)
+        if len(card.frequencies) > 1 and rhythm in card.frequencies:
+            names.append(f"{card.name} ({translated(RHYTHM_NAMES[rhythm])})")
+        else:
+            names.append(card.name)
+    return names
 
 
 def cards_for(submission: forms.SignupSubmission, cards: list[Card]) -> list[Card]:
@@ -74,6 +95,7 @@ def form_expired_page(error: FormExpired, form):
         ),
         email=submission.email,
         selected=set(submission.newsletters),
+        rhythms=submission.frequencies,
     )
 
 
@@ -89,4 +111,5 @@ def signup_error_page(error: InvalidInput, submission: forms.SignupSubmission, f
         email=submission.email,
         selected=set(submission.newsletters),
         form_token=form.get("csrf_token"),
+        rhythms=submission.frequencies,
     )

@@ -138,3 +138,29 @@ def test_a_newsletters_schedule_line_names_its_first_rhythm(app, client):
         page = client.get(path).get_data(as_text=True)
         line = page.split(f'class="{meta}">', 1)[1].split("</span>", 1)[0]
         assert line.strip() == "Daily", (path, line)
+
+
+SPANISH = "Elige con qué frecuencia quieres recibir The Paper: Semanal o Diario."
+GERMAN = "Bitte wählen Sie, wie oft Sie The Paper erhalten möchten: Wöchentlich oder Täglich."
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+@pytest.mark.parametrize(
+    ("query", "language", "expected"),
+    [("?lang=es", None, SPANISH), ("", "de-DE,de;q=0.9", GERMAN), ("", None, None)],
+)
+def test_a_rhythm_not_offered_is_refused_in_the_readers_language(
+    app, client, paper, accept, query, language, expected
+):
+    path = _path(app) + query
+    before = _rhythm(app)
+    headers = {"Accept": accept, **({"Accept-Language": language} if language else {})}
+    fields = {"newsletters": ["paper"], "action": "save", "frequency-paper": "monthly"}
+    response = submit_form(client, path, fields, headers=headers)
+    assert response.status_code == 400
+    if accept == "application/json":
+        said = response.get_json()["error"]["message"]
+    else:
+        said = response.get_data(as_text=True)
+    assert (expected or "Choose how often you get The Paper: Weekly or Daily.") in said
+    assert _rhythm(app) == before and _rhythm(app, "quiet")[0] == SubscriptionStatus.ACTIVE

@@ -29,6 +29,7 @@ from tests.support.reader import (
     statuses,
     submit_form,
 )
+from tests.support.readers import add_newsletter
 
 READER = "reader@example.com"
 MESSAGE = (
@@ -299,3 +300,33 @@ SPANISH_MESSAGE = (
     "Prueba a recargar esta página y a actualizarlas una vez más. Si sigues viendo este "
     "mensaje, escríbenos a help@newsletters.test con la lista de boletines que quieres recibir."
 )
+
+
+def test_a_failed_save_keeps_the_rhythm_the_reader_picked(app, client, mailbox, fault):
+    """Signing up and saving preferences, without script: the form drawn again shows the
+    rhythm picked, and the message to support names it."""
+    add_newsletter(app, "the-paper", "The Paper", frequencies="weekly,daily")
+    preferences = _confirmed_reader(app, client, mailbox)
+    page = client.get("/").get_data(as_text=True)
+    signup = {
+        "csrf_token": csrf_token_in(page),
+        "email": "new@example.com",
+        "newsletters": ["the-paper"],
+        "source": "form",
+        "frequency-the-paper": "daily",
+    }
+    form = {
+        "csrf_token": csrf_token_in(client.get(preferences).get_data(as_text=True)),
+        "newsletters": ["the-paper"],
+        "action": "save",
+        "frequency-the-paper": "daily",
+    }
+    with fault:
+        signed_up = client.post("/subscribe", data=signup)
+        saved = client.post(preferences, data=form)
+    assert (signed_up.status_code, saved.status_code) == (503, 503)
+    for response in (signed_up, saved):
+        markup = response.get_data(as_text=True)
+        assert '<option value="daily" selected>Daily</option>' in markup
+    assert "- The Paper (Daily)" in _mailto_body(Page(signed_up.get_data(as_text=True)).mailto)
+    assert statuses(app, "new@example.com") == {}

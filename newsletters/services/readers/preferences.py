@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from flask import after_this_request, current_app, has_request_context
 
-from newsletters.errors import InvalidInput, InvalidToken, NotFound, UnknownNewsletter
+from newsletters.errors import InvalidToken, NotFound, UnknownNewsletter
 from newsletters.models import (
     EventKind,
     Newsletter,
@@ -106,11 +106,7 @@ def checked_frequencies(choices: dict[str, Choice], asked: dict[str, str]) -> di
         choice = choices.get(slug)
         if choice is None:
             raise UnknownNewsletter()
-        if value not in choice.frequencies:
-            raise InvalidInput(
-                f"{choice.newsletter.name} is sent {', '.join(choice.frequencies)}.",
-                field="frequency",
-            )
+        rhythm.check_offered(choice.newsletter, value)
     return asked
 
 

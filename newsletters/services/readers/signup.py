@@ -14,7 +14,6 @@ from flask import current_app
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload
 
-from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.locales import N_
 from newsletters.models import (
@@ -39,7 +38,7 @@ from newsletters.services.readers.standing import (
     has_left,
     mark_confirmed,
 )
-from newsletters.services.rhythm.choice import offered
+from newsletters.services.rhythm.choice import check_offered
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +102,8 @@ def _checked_rhythms(chosen: list[Newsletter], asked: dict[str, str]) -> dict[in
     rhythms = {}
     for newsletter in chosen:
         value = (asked.get(newsletter.slug) or "").strip()
-        if not value:
-            continue
-        if value not in offered(newsletter):
-            raise InvalidInput(
-                f"{newsletter.name} is sent {', '.join(offered(newsletter))}.", field="frequency"
-            )
-        rhythms[newsletter.id] = value
+        if value:
+            rhythms[newsletter.id] = check_offered(newsletter, value)
     return rhythms
 
 

@@ -18,8 +18,14 @@ from datetime import datetime
 from sqlalchemy import and_, case, func
 
 from newsletters.errors import InvalidInput
+from newsletters.locales import N_, OneOf
 from newsletters.models import Newsletter, Subscription, SubscriptionStatus
 from newsletters.services.rhythm.periods import FREQUENCIES, shared_boundary
+
+# Each rhythm as readers see it in the "How often" lists (the same words as the templates').
+RHYTHM_NAMES = {"daily": N_("Daily"), "weekly": N_("Weekly"), "monthly": N_("Monthly")}
+# A rhythm the newsletter does not offer: what the reader may choose instead, in their words.
+NOT_OFFERED = N_("Choose how often you get %(name)s: %(choices)s.")
 
 
 def parse_frequencies(text: str) -> list[str]:
@@ -40,6 +46,21 @@ def offered(newsletter: Newsletter) -> list[str]:
     found = [f.strip() for f in (newsletter.frequencies or "").split(",")]
     known = [f for f in dict.fromkeys(found) if f in FREQUENCIES]
     return known or ["weekly"]
+
+
+def check_offered(newsletter: Newsletter, wanted: str) -> str:
+    """``wanted``, when the newsletter offers it; else :class:`InvalidInput` naming the
+    newsletter and the rhythms it does offer, in the reader's language. The one check
+    for the preference page, signup and anything else that takes a reader's rhythm."""
+    choices = offered(newsletter)
+    if wanted not in choices:
+        raise InvalidInput(
+            NOT_OFFERED,
+            field="frequency",
+            name=newsletter.name,
+            choices=OneOf(RHYTHM_NAMES[value] for value in choices),
+        )
+    return wanted
 
 
 def default_frequency(newsletter: Newsletter) -> str:
@@ -93,8 +114,7 @@ def choose(
     reader who gets it keeps their rhythm until the next boundary both rhythms share;
     choosing their current rhythm again cancels a change still waiting.
     """
-    if wanted not in offered(newsletter):
-        raise InvalidInput(f"{newsletter.name} is not sent {wanted}.", field="frequency")
+    check_offered(newsletter, wanted)
     settle(subscription, now)
     if subscription.status != SubscriptionStatus.ACTIVE:
         subscription.frequency = wanted

@@ -75,10 +75,17 @@
       if (status) status.textContent = text;
     }
 
+    // The ticked newsletters for the message to support, each with the rhythm picked in
+    // its "How often" list, if it has one: "The Paper (Daily)".
     function ticked() {
       return Array.prototype.map.call(
         form.querySelectorAll("input[name=newsletters]:checked"),
-        function (box) { return box.getAttribute("data-name") || box.value; }
+        function (box) {
+          var name = box.getAttribute("data-name") || box.value;
+          var rhythm = form.querySelector('select[name="frequency-' + box.value + '"]');
+          if (!rhythm || rhythm.selectedIndex < 0) return name;
+          return name + " (" + rhythm.options[rhythm.selectedIndex].text.trim() + ")";
+        }
       );
     }
 
