@@ -11,7 +11,7 @@ from flask import Flask
 
 from newsletters.services.deliverability import mailbox, stored_reports
 from newsletters.services.issues import workers
-from newsletters.services.mail import outbox
+from newsletters.services.mail import outbox, outbox_sending
 from newsletters.services.readers import import_runs
 
 SEND_OUTBOX_MESSAGES = outbox.SEND_TASK
@@ -73,13 +73,13 @@ def init_celery(app: Flask) -> Celery:
 @shared_task(name=SEND_OUTBOX_MESSAGES)
 def send_outbox_messages(ids: list[int]) -> str:
     """Send messages that were just committed."""
-    return outbox.send_messages(ids).summary()
+    return outbox_sending.send_messages(ids).summary()
 
 
 @shared_task(name=DRAIN_OUTBOX)
 def drain_outbox() -> str:
     """Send whatever is due in the outbox (scheduled every minute by beat)."""
-    return outbox.drain().summary()
+    return outbox_sending.drain().summary()
 
 
 @shared_task(name=POLL_BOUNCE_MAILBOX)

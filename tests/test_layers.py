@@ -1,6 +1,8 @@
 """The house's floors: imports point down, never up or sideways between domains.
 
-readers/, issues/ and console/ on top; mail/ and the catalogue below them;
+readers/, issues/ and console/ on top; mail/ and the catalogue below them (and
+newsletter_settings, adding and changing a newsletter, on the catalogue, used by no
+domain: only the console and the commands change newsletters);
 rhythm/ (the periods of each frequency, and a reader's change of rhythm) and
 branding (a newsletter's logo, accent and footer rules) under the catalogue;
 core/ at the bottom; models under everything. A blueprint, command or task may
@@ -18,6 +20,7 @@ ALLOWED = {
     "branding": {"core"},
     "rhythm": {"core"},
     "catalogue": {"rhythm", "branding", "core"},
+    "newsletter_settings": {"catalogue", "rhythm", "branding", "core"},
     "readers": {"mail"} | LOW,
     "issues": {"mail"} | LOW,
     "console": {"mail"} | LOW,

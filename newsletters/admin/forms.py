@@ -20,7 +20,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from newsletters.services.branding import DEFAULT_ACCENT
-from newsletters.services.catalogue import WEEKDAYS
+from newsletters.services.newsletter_settings import WEEKDAYS
 from newsletters.services.readers.import_formats import FORMAT_CHOICES as IMPORT_FORMAT_CHOICES
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]

@@ -2,6 +2,7 @@
 
 from flask import current_app
 
+from newsletters.locales import languages
 from newsletters.services.catalogue import all_newsletters
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -212,6 +213,21 @@ def _schemas() -> dict:
                         "A hidden field of your form that people leave empty; filled, the "
                         "answer is the same but nothing is stored."
                     ),
+                },
+                "locale": {
+                    "type": "string",
+                    "enum": languages(),
+                    "description": (
+                        "The reader's language: their emails (the confirmation first) are "
+                        "written in it. Without it, the request's ?lang= or Accept-Language "
+                        "when the site offers it. Kept only by a reader who has none yet. Any "
+                        "other value is a 400."
+                    ),
+                },
+                "language": {
+                    "type": "string",
+                    "enum": languages(),
+                    "description": "The same as locale; if both are given they must agree.",
                 },
             },
         },

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, jsonify, request
 
+from newsletters import locales
 from newsletters.api import access, openapi
 from newsletters.errors import InvalidEmail, InvalidInput
 from newsletters.extensions import csrf
@@ -45,6 +46,26 @@ def openapi_document():
     return jsonify(openapi.document())
 
 
+def _signup_language(payload: dict) -> tuple[str | None, bool]:
+    """The language to save with an API signup, and whether the caller named it: the
+    body's ``locale`` (or ``language``), which this site must offer; else the request's
+    (``?lang=``, then ``Accept-Language``, as a reader page would read it); else none,
+    and the reader is written to in the default language until they choose."""
+    named = {field: payload[field] for field in ("locale", "language") if field in payload}
+    if not named:
+        asked = locales.asked_language() or request.accept_languages.best_match(locales.languages())
+        return asked, False
+    field = next(iter(named))
+    values = set(named.values()) if all(isinstance(v, str) for v in named.values()) else None
+    if not values or len(values) > 1:
+        raise InvalidInput("locale must be one language code.", field=field)
+    code = locales.offered(values.pop())
+    if code is None:
+        offered = ", ".join(locales.languages())
+        raise InvalidInput(f"locale must be one of the languages offered: {offered}.", field=field)
+    return code, True
+
+
 @bp.post("/subscriptions")
 @limit_per_ip
 @limit_per_address
@@ -57,11 +78,14 @@ def create_subscription():
         raise InvalidEmail()
     if not isinstance(slugs, list) or not all(isinstance(slug, str) for slug in slugs):
         raise InvalidInput("newsletters must be a list of newsletter slugs.", field="newsletters")
+    locale, named = _signup_language(payload)
     status, body = idempotency.apply_once(
         idempotency.check_key(request.headers.get("Idempotency-Key")),
         "api-subscriptions",
-        idempotency.fingerprint(email, sorted(slugs)),
-        lambda: signup.subscribe(email, slugs, request_origin("api"), automated=automated),
+        idempotency.fingerprint(email, sorted(slugs), *([locale] if named else [])),
+        lambda: signup.subscribe(
+            email, slugs, request_origin("api"), automated=automated, locale=locale
+        ),
         lambda _: (202, {"status": "accepted", "message": signup.SIGNUP_ANSWER}),
     )
     return jsonify(body), status

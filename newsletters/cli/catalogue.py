@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 
 from newsletters.errors import InvalidInput
 from newsletters.models import Cadence
-from newsletters.services import catalogue
+from newsletters.services import catalogue, newsletter_settings
 
 newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
 
@@ -23,7 +23,9 @@ newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
     show_default=True,
     help="The rhythms readers may choose, of daily, weekly, monthly; the first is the default.",
 )
-@click.option("--send-day", type=click.Choice(catalogue.WEEKDAYS), default="mon", show_default=True)
+@click.option(
+    "--send-day", type=click.Choice(newsletter_settings.WEEKDAYS), default="mon", show_default=True
+)
 @click.option("--send-hour", type=click.IntRange(0, 23), default=8, show_default=True)
 @click.option("--feed-url", default=None, help="RSS or Atom feed to pull stories from.")
 @click.option("--private", is_flag=True, help="Hide from the public signup pages.")
@@ -39,7 +41,7 @@ newsletter_cli = AppGroup("newsletter", help="Add and list newsletters.")
 def add_newsletter(slug, name, private, **fields):
     """Add a newsletter."""
     try:
-        created = catalogue.add_newsletter(slug, name, public=not private, **fields)
+        created = newsletter_settings.add_newsletter(slug, name, public=not private, **fields)
     except InvalidInput as error:
         raise click.ClickException(error.message) from error
     click.echo(f"Added newsletter {created.slug!r} ({created.name}).")

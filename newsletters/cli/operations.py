@@ -11,7 +11,7 @@ from newsletters.admin import sign_in_limits
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.services.console import admins, api_tokens, audit, health, two_factor
 from newsletters.services.deliverability import mailbox
-from newsletters.services.mail import outbox
+from newsletters.services.mail import outbox, outbox_sending
 
 outbox_cli = AppGroup("outbox", help="Send and inspect the mail waiting to leave.")
 admin_cli = AppGroup("admin", help="Administrators and API tokens.")
@@ -20,7 +20,7 @@ admin_cli = AppGroup("admin", help="Administrators and API tokens.")
 @outbox_cli.command("drain")
 def drain():
     """Send every message that is due."""
-    report = outbox.drain()
+    report = outbox_sending.drain()
     click.echo(report.summary())
     if report.failed:
         raise SystemExit(1)

@@ -22,7 +22,7 @@ from newsletters.public import forms, pages
 from newsletters.public.support import support_mailto
 from newsletters.security import allow_remote_images
 from newsletters.services.branding import DEFAULT_ACCENT, Brand, brand_of
-from newsletters.services.issues import archive, atom
+from newsletters.services.issues import archive, archive_rhythms, atom
 from newsletters.services.issues.schedule import local
 from newsletters.services.mail.links import external_url
 
@@ -113,17 +113,23 @@ def index():
 
 @bp.get("/archive/<slug>")
 def newsletter(slug: str):
-    """One newsletter's issues, newest first, twenty to a page."""
+    """One newsletter's issues, newest first, twenty to a page: of every rhythm, or of the
+    one asked for in ``?frequency=``, each named by its rhythm when there are several."""
     number = archive.page_number(request.args.get("page"))
+    frequency = archive_rhythms.chosen_rhythm(request.args.get("frequency"))
     newsletter = archive.archive_of(slug)
-    issues = archive.issues_page(newsletter, number)
+    rhythms = archive_rhythms.archive_rhythms(newsletter)
+    issues = archive.issues_page(newsletter, number, frequency)
+    query = {k: v for k, v in (("frequency", frequency), ("page", number)) if v and v != 1}
     page = _page(
         "public/archive/newsletter.html",
         newsletter,
         page=issues,
         summaries={i.id: archive.public_copy(i).summary for i in issues.issues},
-        canonical=archive.newsletter_url(newsletter) + (f"?page={number}" if number > 1 else ""),
-        feed=archive.feed_url(newsletter),
+        canonical=external_url("archive.newsletter", slug=newsletter.slug, **query),
+        feed=archive.feed_url(newsletter, frequency),
+        rhythms=rhythms if archive_rhythms.names_rhythms(rhythms) else [],
+        frequency=frequency,
         **_signup(newsletter),
     )
     return _cached(page, shared=not newsletter.in_service)
@@ -151,9 +157,12 @@ def issue(slug: str, issue_id: str):
 
 @bp.get("/archive/<slug>/feed.xml")
 def feed(slug: str):
-    """The newsletter's latest issues as an Atom feed."""
+    """The newsletter's latest issues as an Atom feed: of the rhythm asked for in
+    ``?frequency=``, else of its first (a story comes in every rhythm, once in a feed)."""
     newsletter = archive.archive_of(slug)
-    document = atom.feed_document(newsletter, archive.latest_issues(newsletter))
+    frequency = archive_rhythms.feed_rhythm(newsletter, request.args.get("frequency"))
+    issues = archive.latest_issues(newsletter, frequency=frequency)
+    document = atom.feed_document(newsletter, issues, frequency)
     response = _cached(document, shared=True)
     response.headers["Content-Type"] = atom.CONTENT_TYPE
     response.add_etag()

@@ -201,3 +201,23 @@ def test_a_header_that_is_not_csv_is_refused_with_the_reason(app, owner, setting
     with app.app_context():
         assert db.session.scalar(select(ImportJob.id)) is None
     assert list(Path(settings["IMPORT_DIR"]).glob("*")) == []
+
+
+def test_the_preview_refuses_a_row_with_a_broken_quote_and_reads_on(app, owner):
+    export = (
+        b"Email Address,TAGS\n"
+        b'ada@example.com,"Weekly"\n'
+        b'broken@example.com,"Weekly\n'  # the quote is never closed
+        b'alan@example.com,"AI"\n'
+    )
+    response = _upload(owner, export, newsletters=["ai-digest"])
+    key = response.location.rsplit("/", 1)[1]
+    job = _wait(app, key, "checked")
+    assert (job.total_rows, job.valid_rows, job.error_count) == (3, 2, 1)
+    page = owner.get(f"/admin/imports/{key}").get_data(as_text=True)
+    assert "a quoted cell is never closed (a missing closing quote)" in page
+    owner.post(f"/admin/imports/{key}/apply", data={"csrf_token": action_token(owner)})
+    _wait(app, key, "done")
+    assert statuses(app, "ada@example.com") == statuses(app, "alan@example.com")
+    assert statuses(app, "alan@example.com") == {"ai-digest": "active"}
+    assert statuses(app, "broken@example.com") == {}

@@ -261,9 +261,9 @@ def test_an_editor_may_edit_test_and_schedule(app, editor, readers, mailbox):
 def test_the_next_issue_of_an_unknown_or_archived_newsletter_is_refused(app, owner, readers):
     assert post(owner, "/admin/issues/next/no-such-letter").status_code == 404
     with app.app_context():
-        from newsletters.services import catalogue
+        from newsletters.services import catalogue, newsletter_settings
 
-        catalogue.set_archived(str(catalogue.newsletter_by_slug("the-weekly").uuid), True)
+        newsletter_settings.set_archived(str(catalogue.newsletter_by_slug("the-weekly").uuid), True)
     refused = post(owner, "/admin/issues/next/the-weekly")
     assert refused.status_code == 400 and "archived" in _body(refused)
     with app.app_context():

@@ -1,5 +1,7 @@
 """The editor's desk with several rhythms: one next issue per rhythm, each its own draft."""
 
+import re
+
 from sqlalchemy import select
 
 from newsletters.extensions import db
@@ -52,3 +54,22 @@ def test_the_console_edits_the_rhythms_offered_and_refuses_a_bad_list(app, owner
     with app.app_context():
         assert db.session.scalar(select(Newsletter.frequencies)) == "daily,weekly"
     assert "Daily, weekly" in owner.get("/admin/newsletters").get_data(as_text=True)
+
+
+def test_the_editor_names_the_issues_rhythm_beside_its_period(app, owner):
+    add_newsletter(app, "paper", "The Paper", frequencies="weekly,daily")
+    add_newsletter(app, "the-weekly", "The Weekly")
+    daily = post(owner, "/admin/issues/next/paper", frequency="daily").location
+    weekly = post(owner, "/admin/issues/next/the-weekly").location
+
+    page = owner.get(daily).get_data(as_text=True)
+    head = re.search(r'<span class="issue-head__period">(.*?)</span></h1>', page)[1]
+    assert re.fullmatch(
+        r'<span class="issue-head__rhythm">Daily issue</span> · \d{1,2} \w+ \d{4}', head
+    )
+    assert re.search(r"<title>The Paper, daily issue, \d{1,2} \w+ \d{4}", page)
+
+    page = owner.get(weekly).get_data(as_text=True)
+    head = re.search(r'<span class="issue-head__period">(.*?)</span></h1>', page)[1]
+    assert head.startswith('<span class="issue-head__rhythm">Weekly issue</span> · ')
+    assert "–" in head  # a week: from one day to another

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from newsletters.extensions import db
 from newsletters.models import Newsletter, Subscriber, Subscription
-from newsletters.services import catalogue
+from newsletters.services import newsletter_settings
 from tests.support.readers import add_active_readers, add_newsletter, add_stories
 
 
@@ -80,8 +80,8 @@ def test_readers_of_a_rhythm_no_longer_offered_move_to_the_first_at_a_shared_bou
             row.frequency = "daily" if row.subscriber.email.startswith("d") else None
         db.session.commit()
         newsletter = db.session.get(Newsletter, paper)
-        data = catalogue.NewsletterInput(slug="paper", name="Paper", frequencies="weekly")
-        catalogue.update_newsletter(str(newsletter.uuid), data)
+        data = newsletter_settings.NewsletterInput(slug="paper", name="Paper", frequencies="weekly")
+        newsletter_settings.update_newsletter(str(newsletter.uuid), data)
         by_email = {
             s.subscriber.email: (s.frequency, s.next_frequency, s.frequency_from)
             for s in db.session.scalars(select(Subscription))

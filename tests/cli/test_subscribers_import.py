@@ -69,15 +69,33 @@ def test_our_own_format_is_detected_and_keeps_its_rule(app, runner, tmp_path):
     assert statuses(app, "own@example.com") == {"the-weekly": "pending"}
 
 
-def test_a_file_that_is_not_csv_stops_with_the_line_and_applies_nothing(app, runner, tmp_path):
+def test_rows_that_are_not_csv_are_refused_with_the_reason_and_the_rest_imported(
+    app, runner, tmp_path
+):
     path = tmp_path / "broken.csv"
     path.write_text(
-        "email,newsletters\nfirst@example.com,the-weekly\n" + '"' + "x" * 200_000 + '",x\n'
+        "email,newsletters\n"
+        "first@example.com,the-weekly\n"
+        '"' + "x" * 200_000 + '",x\n'  # line 3: a cell over the CSV reader's limit
+        "second@example.com,the-weekly\n"
+        'quoted@example.com,"the-weekly"x\n'  # line 5: text after a closing quote
+        "third@example.com,ai-digest\n"
+        'open@example.com,"the-weekly\n'  # line 7: a quote never closed
+        "fourth@example.com,the-weekly\n"
+        "fifth@example.com,ai-digest\n"
     )
     result = runner.invoke(args=["subscribers", "import", str(path)])
-    assert result.exit_code == 1
-    assert "Error: Line 3 of the file cannot be read as CSV" in result.output
-    assert statuses(app, "first@example.com") == {}
+    assert result.exit_code == 1, result.output  # rows were refused
+    assert "5 of 8 rows can be imported; 3 refused" in result.output
+    assert "refused: 3,,a cell is longer than 131072 characters" in result.output
+    assert "refused: 5,,a closing quote is followed by more text in the same cell" in result.output
+    assert "refused: 7,,a quoted cell is never closed (a missing closing quote)" in result.output
+    assert "imported 5 rows (pending)" in result.output
+    for address in ("first", "second", "fourth"):
+        assert statuses(app, f"{address}@example.com") == {"the-weekly": "pending"}
+    for address in ("third", "fifth"):
+        assert statuses(app, f"{address}@example.com") == {"ai-digest": "pending"}
+    assert statuses(app, "quoted@example.com") == statuses(app, "open@example.com") == {}
     with app.app_context():
         job = db.session.scalar(select(ImportJob))
-        assert job.status.value == "failed" and "Line 3" in job.failure
+        assert job.status.value == "done" and job.error_count == 3

@@ -4,7 +4,7 @@ import html
 
 import pytest
 
-from newsletters.services import catalogue
+from newsletters.services import newsletter_settings
 from tests.support.mail import link_in
 from tests.support.reader import (
     add_demo_newsletters,
@@ -24,7 +24,7 @@ READER = "reader@example.com"
 def demo(app):
     add_demo_newsletters(app)
     with app.app_context():
-        catalogue.add_newsletter("insiders", "Insiders", public=False)
+        newsletter_settings.add_newsletter("insiders", "Insiders", public=False)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import Newsletter
-from newsletters.services import branding, catalogue
-from newsletters.services.catalogue import NewsletterInput
+from newsletters.services import branding, newsletter_settings
+from newsletters.services.newsletter_settings import NewsletterInput
 
 REFUSED_LOGOS = [
     ("http://cdn.example.com/logo.png", "https://"),
@@ -137,7 +137,7 @@ def _stored(app) -> tuple:
 
 def test_the_catalogue_saves_branding_and_refuses_a_bad_value_leaving_everything(app):
     with app.app_context():
-        created = catalogue.create_newsletter(
+        created = newsletter_settings.create_newsletter(
             _form(logo_url="https://cdn.example.com/logo.png", accent="#C0392B",
                   footer="Published by Example Media.\r\nReply to write to us.", archive=False)
         )  # fmt: skip
@@ -152,11 +152,11 @@ def test_the_catalogue_saves_branding_and_refuses_a_bad_value_leaving_everything
     ):
         good = {"logo_url": saved[0], "accent": saved[1], "footer": saved[2], "archive": True}
         with app.app_context(), pytest.raises(InvalidInput) as refused:
-            catalogue.update_newsletter(key, _form(**{**good, **bad}))
+            newsletter_settings.update_newsletter(key, _form(**{**good, **bad}))
         assert refused.value.field == next(iter(bad))
         assert _stored(app) == saved  # archive=True was refused along with the rest
     with app.app_context():
-        catalogue.update_newsletter(key, _form(logo_url="", accent="", footer=""))
+        newsletter_settings.update_newsletter(key, _form(logo_url="", accent="", footer=""))
     assert _stored(app) == (None, None, "", True)
 
 

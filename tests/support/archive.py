@@ -82,7 +82,12 @@ def send_issue(
     result = runner.invoke(args=["digest", "send", "--newsletter", slug])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        issue = db.session.scalar(select(Issue).where(Issue.newsletter_id == newsletter_id))
+        issue = db.session.scalar(
+            select(Issue)
+            .where(Issue.newsletter_id == newsletter_id, Issue.status == IssueStatus.SENT)
+            .order_by(Issue.id)
+            .limit(1)
+        )
         uuids = db.session.scalars(select(Subscriber.uuid).where(Subscriber.email.in_(addresses)))
         titles = list(
             db.session.scalars(select(Story.title).where(Story.newsletter_id == newsletter_id))
@@ -97,23 +102,31 @@ def send_issue(
         )
 
 
-def add_past_issues(app, slug: str, count: int, *, status=IssueStatus.SENT) -> list[str]:
+def add_past_issues(
+    app, slug: str, count: int, *, status=IssueStatus.SENT, frequency: str = "weekly"
+) -> list[str]:
     """``count`` earlier issues of the newsletter, one a week before the one sent, copied
-    from it with their own subjects ("Week 1" is the newest); returns their uuids, newest
-    first."""
+    from it with their own subjects ("Week 1" is the newest, or "Daily 1" for another
+    rhythm's); returns their uuids, newest first."""
     with app.app_context():
         newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
-        sent = db.session.scalar(select(Issue).where(Issue.newsletter_id == newsletter.id))
+        sent = db.session.scalar(
+            select(Issue)
+            .where(Issue.newsletter_id == newsletter.id, Issue.status == IssueStatus.SENT)
+            .order_by(Issue.period_start)
+            .limit(1)
+        )  # the oldest sent: a second call adds issues before the first call's
         made = []
         for week in range(1, count + 1):
             back = timedelta(weeks=week)
             issue = Issue(
                 uuid=uuid4(),
                 newsletter_id=newsletter.id,
+                frequency=frequency,
                 period_start=sent.period_start - back,
                 period_end=sent.period_end - back,
                 status=status,
-                subject=f"Week {week}",
+                subject=f"Week {week}" if frequency == "weekly" else f"Daily {week}",
                 text_body=sent.text_body,
                 html_body=sent.html_body,
                 story_ids=[],

@@ -7,17 +7,17 @@ from newsletters.admin.forms import ActionForm, NewsletterForm
 from newsletters.dev.routes import EMAIL_PREVIEW_CSP
 from newsletters.errors import InvalidInput
 from newsletters.models import utcnow
-from newsletters.services import catalogue as service
+from newsletters.services import catalogue, newsletter_settings
 from newsletters.services.branding import DEFAULT_ACCENT
-from newsletters.services.catalogue import WEEKDAYS, NewsletterInput
 from newsletters.services.issues.sample import sample_issue
+from newsletters.services.newsletter_settings import WEEKDAYS, NewsletterInput
 
 
 @bp.get("/newsletters")
 def newsletters():
     """Every newsletter, archived ones last."""
     return render_template(
-        "admin/newsletters.html", newsletters=service.all_newsletters(), action=ActionForm()
+        "admin/newsletters.html", newsletters=catalogue.all_newsletters(), action=ActionForm()
     )
 
 
@@ -66,7 +66,7 @@ def new_newsletter():
                 "newsletter.create",
                 "newsletter",
                 data.slug,
-                lambda: service.create_newsletter(data),
+                lambda: newsletter_settings.create_newsletter(data),
             )
         except InvalidInput as error:
             return _refused(form, error, newsletter=None)
@@ -78,7 +78,7 @@ def new_newsletter():
 @bp.route("/newsletters/<uuid>/edit", methods=["GET", "POST"])
 def edit_newsletter(uuid: str):
     """Change any of a newsletter's fields."""
-    newsletter = service.newsletter_by_uuid(uuid)
+    newsletter = catalogue.newsletter_by_uuid(uuid)
     form = NewsletterForm(obj=newsletter)
     if not form.is_submitted():
         form.send_day.data = WEEKDAYS[newsletter.send_weekday]
@@ -95,7 +95,7 @@ def edit_newsletter(uuid: str):
                 "newsletter.update",
                 "newsletter",
                 newsletter.slug,
-                lambda: service.update_newsletter(uuid, data),
+                lambda: newsletter_settings.update_newsletter(uuid, data),
                 detail={"slug": data.slug},
             )
         except InvalidInput as error:
@@ -108,7 +108,7 @@ def edit_newsletter(uuid: str):
 @bp.get("/newsletters/<uuid>/sample")
 def newsletter_sample(uuid: str):
     """A sample issue in the newsletter's saved branding, for the edit form's preview frame."""
-    email = sample_issue(service.newsletter_by_uuid(uuid), utcnow())
+    email = sample_issue(catalogue.newsletter_by_uuid(uuid), utcnow())
     return Response(email.html, headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP})
 
 
@@ -116,13 +116,13 @@ def newsletter_sample(uuid: str):
 def archive_newsletter(uuid: str):
     """Archive a newsletter, or bring it back."""
     if ActionForm().validate_on_submit():
-        newsletter = service.newsletter_by_uuid(uuid)
+        newsletter = catalogue.newsletter_by_uuid(uuid)
         archive = not newsletter.is_archived
         audited(
             "newsletter.archive" if archive else "newsletter.restore",
             "newsletter",
             newsletter.slug,
-            lambda: service.set_archived(uuid, archive),
+            lambda: newsletter_settings.set_archived(uuid, archive),
         )
         flash(f"{newsletter.name} is {'archived' if archive else 'back'}.")
     return redirect(url_for("admin.newsletters"))

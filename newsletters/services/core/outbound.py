@@ -22,13 +22,11 @@ network. Any status is returned as it is, 4xx and 5xx included::
                               headers={"Content-Type": "application/json"})
 """
 
-import contextlib
 import http.client
 import ipaddress
 import logging
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 from email.message import Message
@@ -37,13 +35,13 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from flask import current_app
 
+from newsletters.services.core import outbound_budget as budgets
 from newsletters.services.core.public_addresses import is_public_address
 
 log = logging.getLogger(__name__)
 
 SCHEMES = {"http": 80, "https": 443}
 REDIRECTS = {301, 302, 303, 307, 308}
-CHUNK_BYTES = 64 * 1024
 # A redirect to another host must not carry these along.
 CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 # Printable ASCII stays as typed; anything else in a path is percent-encoded.
@@ -82,20 +80,6 @@ class Target:
     host: str
     port: int
     path: str
-
-
-@dataclass(frozen=True)
-class _Budget:
-    """What one call may spend, and whether the address rule is lifted."""
-
-    deadline: float
-    seconds: float
-    max_bytes: int
-    allow_private: bool
-
-    def remaining(self) -> float:
-        """Seconds left before the deadline (zero or more)."""
-        return max(0.0, self.deadline - time.monotonic())
 
 
 def check_url(url: str) -> Target:
@@ -153,7 +137,7 @@ def fetch(
     seconds = float(timeout or config["OUTBOUND_TIMEOUT_SECONDS"])
     size = int(max_bytes or config["OUTBOUND_MAX_BYTES"])
     private = bool(config["OUTBOUND_ALLOW_PRIVATE_NETWORKS"])
-    budget = _Budget(time.monotonic() + seconds, seconds, size, private)
+    budget = budgets.Budget(time.monotonic() + seconds, seconds, size, private)
     headers = dict(headers or {})
     target = first = check_url(url)
     for _ in range(max_redirects + 1):
@@ -176,7 +160,7 @@ def fetch(
     raise OutboundFailed(f"{first.host} redirected more than {max_redirects} times")
 
 
-def _exchange(target: Target, method, body, headers, budget: _Budget) -> OutboundResponse:
+def _exchange(target: Target, method, body, headers, budget: budgets.Budget) -> OutboundResponse:
     """One request to one checked target, under the budget; a redirect is returned unread."""
     connection = stop_clock = response = None
     try:
@@ -188,7 +172,9 @@ def _exchange(target: Target, method, body, headers, budget: _Budget) -> Outboun
         except (OSError, http.client.HTTPException, ValueError) as exc:
             _could_not_connect(target, budget, exc)
         try:
-            data = b"" if response.status in REDIRECTS else _read_capped(response, target, budget)
+            data = b"" if response.status in REDIRECTS else budgets.read_capped(response, budget)
+        except budgets.TooLarge:
+            raise _too_big(target, budget) from None
         except (OSError, http.client.HTTPException) as exc:
             if budget.remaining() <= 0:
                 raise _too_slow(target, budget) from None
@@ -205,7 +191,7 @@ def _exchange(target: Target, method, body, headers, budget: _Budget) -> Outboun
                 part.close()
 
 
-def _vetted_addresses(target: Target, budget: _Budget) -> list[str]:
+def _vetted_addresses(target: Target, budget: budgets.Budget) -> list[str]:
     """The host's addresses, every one allowed, or :class:`OutboundRefused`."""
     try:
         addresses = [str(ipaddress.ip_address(target.host))]
@@ -217,7 +203,9 @@ def _vetted_addresses(target: Target, budget: _Budget) -> list[str]:
     return addresses
 
 
-def _connect(target: Target, addresses, budget: _Budget) -> tuple[http.client.HTTPConnection, Any]:
+def _connect(
+    target: Target, addresses, budget: budgets.Budget
+) -> tuple[http.client.HTTPConnection, Any]:
     """A connection to the first vetted address that answers (never to the name again),
     and the function that stops its clock."""
     failure: OSError = TimeoutError("no time left to connect")
@@ -229,7 +217,7 @@ def _connect(target: Target, addresses, budget: _Budget) -> tuple[http.client.HT
         except OSError as exc:
             failure = exc
             continue
-        stop_clock = _cut_at_deadline(sock, budget)
+        stop_clock = budgets.cut_at_deadline(sock, budget)
         try:
             _check_peer(sock, address, target, budget)
             if target.scheme == "https":
@@ -248,28 +236,7 @@ def _connect(target: Target, addresses, budget: _Budget) -> tuple[http.client.HT
     raise failure
 
 
-def _cut_at_deadline(sock: socket.socket, budget: _Budget):
-    """Shut ``sock`` down at the deadline, however slowly its server trickles bytes in;
-    returns the function that stops the clock."""
-    handle = sock.dup()  # still the same connection once ``sock`` is wrapped in TLS
-
-    def cut() -> None:
-        with contextlib.suppress(OSError):  # already closed: nothing left to stop
-            handle.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(budget.remaining(), cut)
-    timer.daemon = True
-    timer.start()
-
-    def stop() -> None:
-        timer.cancel()
-        timer.join()
-        handle.close()
-
-    return stop
-
-
-def _check_peer(sock: socket.socket, address: str, target: Target, budget: _Budget) -> None:
+def _check_peer(sock: socket.socket, address: str, target: Target, budget: budgets.Budget) -> None:
     """Refuse a connection whose far end is not the address that was checked."""
     peer = sock.getpeername()[0]
     same = ipaddress.ip_address(peer.split("%")[0]) == ipaddress.ip_address(address.split("%")[0])
@@ -277,29 +244,16 @@ def _check_peer(sock: socket.socket, address: str, target: Target, budget: _Budg
         raise OutboundRefused(f"the address of {target.host} is not a public internet address")
 
 
-def _read_capped(response: http.client.HTTPResponse, target: Target, budget: _Budget) -> bytes:
-    """The body, or :class:`OutboundFailed` as soon as it is larger than allowed."""
-    declared = response.getheader("Content-Length", "")
-    if declared.strip().isdigit() and int(declared) > budget.max_bytes:
-        raise _too_big(target, budget)
-    data = bytearray()
-    while chunk := response.read1(CHUNK_BYTES):  # one read at a time: the watchdog can cut in
-        data += chunk
-        if len(data) > budget.max_bytes:
-            raise _too_big(target, budget)
-    return bytes(data)
-
-
-def _could_not_connect(target: Target, budget: _Budget, exc: BaseException) -> NoReturn:
+def _could_not_connect(target: Target, budget: budgets.Budget, exc: BaseException) -> NoReturn:
     """Fail the same way, at the same moment, whatever stopped the connection."""
     log.info("outbound request to %s got no answer: %r", target.host, exc)
     time.sleep(budget.remaining())
     raise OutboundFailed(f"could not connect to {target.host}") from None
 
 
-def _too_slow(target: Target, budget: _Budget) -> OutboundFailed:
+def _too_slow(target: Target, budget: budgets.Budget) -> OutboundFailed:
     return OutboundFailed(f"{target.host} took longer than {budget.seconds:g} s to answer")
 
 
-def _too_big(target: Target, budget: _Budget) -> OutboundFailed:
+def _too_big(target: Target, budget: budgets.Budget) -> OutboundFailed:
     return OutboundFailed(f"the answer from {target.host} is over {budget.max_bytes:,} bytes")

@@ -79,8 +79,10 @@ def _with_archive():
     )
 
 
-def _gone_out(newsletter: Newsletter):
-    return select(Issue).where(Issue.newsletter_id == newsletter.id, Issue.status.in_(GONE_OUT))
+def _gone_out(newsletter: Newsletter, frequency: str | None = None):
+    """The newsletter's issues that went out: of one rhythm, or (None) of every rhythm."""
+    query = select(Issue).where(Issue.newsletter_id == newsletter.id, Issue.status.in_(GONE_OUT))
+    return query if frequency is None else query.where(Issue.frequency == frequency)
 
 
 def shelves() -> list[Shelf]:
@@ -135,29 +137,28 @@ def page_number(value: str | None) -> int:
     return int(value)
 
 
-def issues_page(newsletter: Newsletter, number: int = 1) -> IssuePage:
-    """Page ``number`` of the newsletter's issues, newest first, ``PAGE_SIZE`` to a page;
-    :class:`NotFound` past the last page (page 1 always exists, if empty)."""
-    total = db.session.scalar(select(func.count()).select_from(_gone_out(newsletter).subquery()))
+def issues_page(newsletter: Newsletter, number: int = 1, frequency: str | None = None) -> IssuePage:
+    """Page ``number`` of the newsletter's issues (of one rhythm, or of all), newest first,
+    ``PAGE_SIZE`` to a page; :class:`NotFound` past the last page (page 1 always exists)."""
+    gone_out = _gone_out(newsletter, frequency)
+    total = db.session.scalar(select(func.count()).select_from(gone_out.subquery()))
     pages = max(1, -(-total // PAGE_SIZE))
     if number > pages:
         raise NotFound(NOT_FOUND)
     issues = db.session.scalars(
-        _gone_out(newsletter)
-        .order_by(Issue.rendered_at.desc(), Issue.id.desc())
+        gone_out.order_by(Issue.rendered_at.desc(), Issue.id.desc())
         .offset((number - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
     return IssuePage(list(issues), number, pages, total)
 
 
-def latest_issues(newsletter: Newsletter, limit: int = PAGE_SIZE) -> list[Issue]:
-    """The newest issues that went out, for the feed."""
-    return list(
-        db.session.scalars(
-            _gone_out(newsletter).order_by(Issue.rendered_at.desc(), Issue.id.desc()).limit(limit)
-        )
-    )
+def latest_issues(
+    newsletter: Newsletter, limit: int = PAGE_SIZE, frequency: str | None = None
+) -> list[Issue]:
+    """The newest issues that went out (of one rhythm, or of all), for the feed."""
+    newest = _gone_out(newsletter, frequency).order_by(Issue.rendered_at.desc(), Issue.id.desc())
+    return list(db.session.scalars(newest.limit(limit)))
 
 
 def archived_issue(newsletter: Newsletter, public_id: str) -> Issue:
@@ -207,9 +208,11 @@ def issue_url(newsletter: Newsletter, issue: Issue, language: str | None = None)
     return external_url("archive.issue", slug=newsletter.slug, issue_id=str(issue.uuid), **asked)
 
 
-def feed_url(newsletter: Newsletter) -> str:
-    """The newsletter's Atom feed, on SITE_URL."""
-    return external_url("archive.feed", slug=newsletter.slug)
+def feed_url(newsletter: Newsletter, frequency: str | None = None) -> str:
+    """The newsletter's Atom feed (of one rhythm when ``frequency`` names it), on SITE_URL."""
+    if frequency is None:
+        return external_url("archive.feed", slug=newsletter.slug)
+    return external_url("archive.feed", slug=newsletter.slug, frequency=frequency)
 
 
 def signup_url(newsletter: Newsletter) -> str:

@@ -15,7 +15,7 @@ from flask import current_app
 
 from newsletters.models import Issue, Newsletter
 from newsletters.services.branding import brand_of
-from newsletters.services.issues import archive
+from newsletters.services.issues import archive, archive_rhythms
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
@@ -53,12 +53,15 @@ def _entry(feed: ElementTree.Element, newsletter: Newsletter, issue: Issue) -> N
     _add(entry, "content", copy.html, type="html")
 
 
-def feed_document(newsletter: Newsletter, issues: list[Issue]) -> bytes:
-    """The feed of these issues (newest first), as UTF-8 XML with its declaration."""
+def feed_document(
+    newsletter: Newsletter, issues: list[Issue], frequency: str | None = None
+) -> bytes:
+    """The feed of these issues (newest first; of one rhythm when ``frequency`` names it),
+    as UTF-8 XML with its declaration."""
     config = current_app.config
     feed = ElementTree.Element("feed", xmlns=ATOM)  # every element below is in it
-    _add(feed, "id", f"urn:uuid:{newsletter.uuid}")
-    _add(feed, "title", newsletter.name, type="text")
+    _add(feed, "id", archive_rhythms.feed_id(newsletter, frequency))
+    _add(feed, "title", archive_rhythms.feed_title(newsletter, frequency), type="text")
     if newsletter.description:
         _add(feed, "subtitle", newsletter.description, type="text")
     updated = issues[0].rendered_at if issues else newsletter.created_at
@@ -66,7 +69,8 @@ def feed_document(newsletter: Newsletter, issues: list[Issue]) -> bytes:
     author = _add(feed, "author")
     _add(author, "name", config["SITE_NAME"])
     _add(author, "uri", config["SITE_URL"])
-    _add(feed, "link", rel="self", type="application/atom+xml", href=archive.feed_url(newsletter))
+    self_link = archive.feed_url(newsletter, frequency)
+    _add(feed, "link", rel="self", type="application/atom+xml", href=self_link)
     _add(feed, "link", rel="alternate", type="text/html", href=archive.newsletter_url(newsletter))
     logo = brand_of(newsletter).logo_url
     if logo:

@@ -134,8 +134,8 @@ def decide(
     A scheduled run looks at the period that ended last, ``force`` at the one
     running now. An issue that has left its draft state is never built again.
     A period without stories sends nothing, unless the newsletter says to send
-    empty issues. A rhythm the newsletter no longer offers that nobody is on for this
-    period makes no issue ("no readers").
+    empty issues. A rhythm nobody is on for this period makes no issue ("no readers"),
+    unless it is the newsletter's only one (see :func:`_nobody_gets_it`).
     """
     frequency = frequency or default_frequency(newsletter)
     period = (current_period if force else due_period)(newsletter, now, frequency)
@@ -155,14 +155,27 @@ def decide(
         return decision("scheduled", stories)
     if not force and period.end <= newsletter.created_at:
         return decision("not due", stories)  # the newsletter did not exist yet
-    # A dropped rhythm makes issues only while readers are still on it (until they move
-    # at a shared boundary); the first period nobody is on ends its chain of issues.
-    if issue is None and frequency not in offered(newsletter):
-        if not deliveries.recipient_count(newsletter, frequency, period.start):
-            return decision("no readers", stories)
     if not stories and not newsletter.send_when_empty:
         return decision("empty", stories)
+    if _nobody_gets_it(newsletter, frequency, period):
+        return decision("no readers", stories)
     return decision("send", stories)
+
+
+def _nobody_gets_it(newsletter: Newsletter, frequency: str, period: Period) -> bool:
+    """Whether this period of a rhythm goes to nobody, so no issue is made (or a draft
+    stays one): an issue nobody received would only repeat, in the archive and the
+    feed, stories the other rhythms carried.
+
+    A newsletter's only rhythm is exempt: its issues go out (and into its archive) with
+    or without readers, as they always did. Checked on every run until the period's
+    issue is made, so a reader who comes on the rhythm later still gets it, once. A
+    dropped rhythm's first period nobody is on ends its chain of issues
+    (:func:`rhythms.frequencies_to_send` stops looking at it).
+    """
+    if offered(newsletter) == [frequency]:
+        return False
+    return not deliveries.recipient_count(newsletter, frequency, period.start)
 
 
 def prepare_issue(

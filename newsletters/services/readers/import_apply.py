@@ -81,16 +81,13 @@ def subscribe_members(rows, format_name: str, job_label: str, now: datetime) -> 
         )
     }  # fmt: skip
     source = source_for(format_name)
-    values, events, confirmed = [], [], set()
+    values = []
     for row in rows:
         subscriber_id = ids[row.email]
-        added = [
-            n for n in row.newsletters
-            if current.get((subscriber_id, n.id)) in (None, SubscriptionStatus.PENDING)
-        ]  # fmt: skip
-        if not added:
-            continue
-        for newsletter in added:
+        for newsletter in row.newsletters:
+            standing = current.get((subscriber_id, newsletter.id))
+            if standing not in (None, SubscriptionStatus.PENDING):
+                continue  # active here already, or left: never touched
             current[(subscriber_id, newsletter.id)] = SubscriptionStatus.ACTIVE
             values.append(
                 {
@@ -103,25 +100,39 @@ def subscribe_members(rows, format_name: str, job_label: str, now: datetime) -> 
                     "consent_version": source,
                 }
             )
-        confirmed.add(subscriber_id)
-        consent = row.member.consent
-        events.append(
-            {
-                "subscriber_id": subscriber_id,
-                "kind": EventKind.IMPORTED,
-                "newsletters": [n.slug for n in added],
-                "created_at": now,
-                "ip": (consent.get("confirm_ip") or consent.get("optin_ip") or "")[:45] or None,
-                "user_agent": job_label[:512],
-                "source": source,
-                "consent_version": source,
-                "detail": {"format": format_name, "tags": row.member.tags, **consent},
-            }
-        )
     if not values:
         return 0
+    activated = _activate(values, now)
+    events = [
+        _consent_event(row, ids[row.email], added, format_name, job_label, now)
+        for row in rows
+        if (added := [n for n in row.newsletters if (ids[row.email], n.id) in activated])
+    ]
+    if not events:
+        return 0
+    confirmed = [event["subscriber_id"] for event in events]
+    db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id.in_(confirmed), Subscriber.status == SubscriberStatus.PENDING)
+        .values(status=SubscriberStatus.CONFIRMED, confirmed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.connection().execute(sql.insert(Event.__table__), events)
+    return len(events)
+
+
+def _activate(values: list[dict], now: datetime) -> set[tuple[int, int]]:
+    """Insert the subscriptions, or activate those still pending; the (subscriber,
+    newsletter) pairs this statement wrote.
+
+    Only these get a consent entry. Another run applying the same batch at the same
+    time (an import resumed twice) waits on the rows this one locks, then finds them
+    active and writes nothing: its statement returns none of them, so the reader's
+    history gets one entry, never two.
+    """
     statement = sql.insert(Subscription.__table__)
-    db.session.connection().execute(
+    table = Subscription.__table__
+    written = db.session.connection().execute(
         statement.on_conflict_do_update(
             index_elements=["subscriber_id", "newsletter_id"],
             set_={
@@ -132,15 +143,24 @@ def subscribe_members(rows, format_name: str, job_label: str, now: datetime) -> 
                 "consent_version": statement.excluded.consent_version,
                 "updated_at": now,
             },
-            where=Subscription.__table__.c.status == SubscriptionStatus.PENDING,
-        ),
+            where=table.c.status == SubscriptionStatus.PENDING,
+        ).returning(table.c.subscriber_id, table.c.newsletter_id),
         values,
     )
-    db.session.execute(
-        update(Subscriber)
-        .where(Subscriber.id.in_(confirmed), Subscriber.status == SubscriberStatus.PENDING)
-        .values(status=SubscriberStatus.CONFIRMED, confirmed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.connection().execute(sql.insert(Event.__table__), events)
-    return len(events)
+    return {(subscriber_id, newsletter_id) for subscriber_id, newsletter_id in written}
+
+
+def _consent_event(row, subscriber_id: int, added, format_name, job_label, now) -> dict:
+    """The history entry of a member who joined: the export's own record of their consent."""
+    consent, source = row.member.consent, source_for(format_name)
+    return {
+        "subscriber_id": subscriber_id,
+        "kind": EventKind.IMPORTED,
+        "newsletters": [n.slug for n in added],
+        "created_at": now,
+        "ip": (consent.get("confirm_ip") or consent.get("optin_ip") or "")[:45] or None,
+        "user_agent": job_label[:512],
+        "source": source,
+        "consent_version": source,
+        "detail": {"format": format_name, "tags": row.member.tags, **consent},
+    }

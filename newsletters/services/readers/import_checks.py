@@ -63,9 +63,11 @@ def _read_row(row: Row, job: ImportJob, newsletters: dict[str, Newsletter]) -> N
 def check_batch(
     job: ImportJob, rows: list[Row], newsletters: dict, seen: files.SeenAddresses
 ) -> None:
-    """Fill in each row's error, or its address and newsletters; one query per check."""
+    """Fill in each row's error, or its address and newsletters; one query per check.
+    A row that could not be read at all comes with its error already."""
     for row in rows:
-        _read_row(row, job, newsletters)
+        if not row.error:
+            _read_row(row, job, newsletters)
     valid = [r for r in rows if r.email and r.error != BAD_ADDRESS]
     first = seen.first_lines([(r.email, r.line) for r in valid])
     for row in valid:

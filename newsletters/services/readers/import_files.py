@@ -12,8 +12,10 @@ import io
 import os
 import secrets
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,6 +28,9 @@ from newsletters.services.core import csvsafe
 
 CHUNK = 1024 * 1024
 NOT_UTF8 = "The file is not UTF-8 text. Save it as CSV UTF-8 and try again."
+# A quoted cell may hold line breaks (a note, an address); a row longer than this is a
+# quote that was never closed, not a cell.
+MAX_LINES_PER_ROW = 100
 
 
 def import_dir() -> Path:
@@ -85,38 +90,108 @@ def _text(job: ImportJob):
     return io.StringIO((job.content or "").lstrip("\ufeff"))  # stored before files went to disk
 
 
-def _unreadable(line: int, error: csv.Error) -> InvalidInput:
-    return InvalidInput(f"Line {line} of the file cannot be read as CSV ({error}).")
+@dataclass(frozen=True)
+class Unreadable:
+    """A row the CSV reader could not make sense of, and why (said on the refused row)."""
+
+    reason: str
+
+
+class _RunawayRow(Exception):
+    """A row still inside a quoted cell after ``MAX_LINES_PER_ROW`` lines."""
+
+
+class _FileLines:
+    """The file's lines for the CSV reader, keeping those of the row being read, so that
+    when the row cannot be read all of its lines but the first can be read again."""
+
+    def __init__(self, text: Iterator[str]) -> None:
+        self.text, self.again, self.taken = text, deque(), []
+
+    def __iter__(self) -> "_FileLines":
+        return self
+
+    def __next__(self) -> str:
+        if len(self.taken) >= MAX_LINES_PER_ROW:
+            raise _RunawayRow()
+        line = self.again.popleft() if self.again else next(self.text)
+        self.taken.append(line)
+        return line
+
+    def row_read(self) -> list[str]:
+        """The lines of the row just read (or refused); the next row starts afresh."""
+        taken, self.taken = self.taken, []
+        return taken
+
+    def read_again(self, taken: list[str]) -> None:
+        self.again.extendleft(reversed(taken))
+
+
+def _reason(error: Exception, lines: int) -> str:
+    """Why a row was refused, in the words of someone who made the file. A row that
+    failed after running over several lines began with a quote that was never closed."""
+    text = str(error)
+    if isinstance(error, _RunawayRow) or "unexpected end of data" in text or lines > 1:
+        return "a quoted cell is never closed (a missing closing quote)"
+    if "expected after" in text:
+        return "a closing quote is followed by more text in the same cell"
+    if "field larger than field limit" in text:
+        return f"a cell is longer than {csv.field_size_limit()} characters"
+    return f"it cannot be read as CSV ({text})"
+
+
+def _records(text) -> Iterator[list[str] | Unreadable]:
+    """Each row of the file: its fields, or :class:`Unreadable`.
+
+    Python's reader, left to itself, reads a row with a quote that is never closed
+    as one cell holding the rest of the file, so every row after it is lost without
+    a word. Read strictly, that is an error; the row is refused (it starts on one
+    line, so it is one row) and its other lines are read again as rows of their own.
+    A quoted cell may hold line breaks, up to ``MAX_LINES_PER_ROW`` lines.
+    """
+    source = _FileLines(text)
+    rows = csv.reader(source, strict=True)
+    while True:
+        try:
+            fields = next(rows)
+        except StopIteration:
+            return
+        except (csv.Error, _RunawayRow) as error:
+            taken = source.row_read()
+            source.read_again(taken[1:])
+            rows = csv.reader(source, strict=True)  # a reader that failed keeps its state
+            yield Unreadable(_reason(error, len(taken)))
+            continue
+        source.row_read()
+        yield fields
 
 
 def read_header(job: ImportJob) -> list[str]:
     """The file's first line, as fields."""
     with _text(job) as text:
-        try:
-            return next(csv.reader(text), [])
-        except csv.Error as error:
-            raise _unreadable(1, error) from error
+        header = next(_records(text), [])
+    if isinstance(header, Unreadable):
+        raise InvalidInput(f"Line 1 of the file cannot be read as CSV: {header.reason}.")
+    return header
 
 
-def lines(job: ImportJob, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
-    """(line number as a spreadsheet shows it, fields) for each non-empty row after the header.
+def lines(job: ImportJob, skip: int = 0) -> Iterator[tuple[int, list[str] | Unreadable]]:
+    """(line number as a spreadsheet shows it, fields) for each non-empty row after the
+    header; a row that cannot be read as CSV comes as :class:`Unreadable`, with the
+    reason, and reading goes on with the next line.
 
     ``skip`` passes over that many rows first: where a resumed import picks up.
     """
     with _text(job) as text:
-        rows = csv.reader(text)
-        next(rows, None)
-        seen, line = 0, 1
-        try:
-            for line, fields in enumerate(rows, start=2):
-                if not any(f.strip() for f in fields):
-                    continue
-                seen += 1
-                if seen > skip:
-                    yield line, fields
-        except csv.Error as error:
-            # The whole file stops here, as a spreadsheet would: the rows after it are unknown.
-            raise _unreadable(line + 1, error) from error
+        seen = 0
+        records = _records(text)
+        next(records, None)  # the header, which read_header has checked
+        for line, fields in enumerate(records, start=2):
+            if isinstance(fields, list) and not any(f.strip() for f in fields):
+                continue
+            seen += 1
+            if seen > skip:
+                yield line, fields
 
 
 def count_rows(job: ImportJob) -> int:

@@ -30,7 +30,7 @@ from newsletters.services.readers import import_apply
 from newsletters.services.readers import import_files as files
 from newsletters.services.readers.history import Origin
 from newsletters.services.readers.import_checks import Row, check_batch
-from newsletters.services.readers.import_formats import FORMATS, NEWSLETTERS, State
+from newsletters.services.readers.import_formats import FORMATS, NEWSLETTERS, Member, State
 from newsletters.services.readers.import_formats import detect as detect_format
 from newsletters.services.readers.import_formats import reader as row_reader
 from newsletters.services.readers.signup import import_subscription
@@ -147,7 +147,11 @@ def _batches(job: ImportJob, skip: int = 0) -> Iterator[list[Row]]:
     size = max(1, int(current_app.config["IMPORT_BATCH_SIZE"]))
     batch: list[Row] = []
     for line, fields in files.lines(job, skip):
-        batch.append(Row(line, read(fields)))
+        if isinstance(fields, files.Unreadable):  # refused as it is, the next rows go on
+            row = Row(line, Member("", State.SKIPPED, reason=fields.reason), error=fields.reason)
+        else:
+            row = Row(line, read(fields))
+        batch.append(row)
         if len(batch) == size:
             yield batch
             batch = []

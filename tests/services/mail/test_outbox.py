@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select, update
 
 from newsletters.extensions import db
 from newsletters.models import OutboxMessage, OutboxStatus, Suppression, utcnow
-from newsletters.services.mail import outbox
+from newsletters.services.mail import outbox_sending
 from tests.support.mail import SMTPRecorder, link_in, text_of
 from tests.support.outbox import queue, rows
 from tests.support.reader import add_demo_newsletters, sign_up, snapshot, submit_form
@@ -185,7 +185,7 @@ def test_two_drains_at_once_send_every_message_exactly_once(app, smtp_server):
         with app.app_context():
             try:
                 start.wait()
-                reports.append(outbox.drain())
+                reports.append(outbox_sending.drain())
             except Exception as exc:  # collected and asserted below
                 errors.append(exc)
             finally:
@@ -235,7 +235,7 @@ def _fail_once(app) -> tuple[int, float, float]:
     _make_due(app)
     with app.app_context():
         before = utcnow()
-        report = outbox.drain()
+        report = outbox_sending.drain()
         after = utcnow()
         message = db.session.scalar(select(OutboxMessage))
         assert report.retrying == 1, (report.summary(), message.last_error)

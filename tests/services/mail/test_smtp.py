@@ -12,7 +12,7 @@ import pytest
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
 from newsletters.models import Newsletter, OutboxKind, OutboxMessage, OutboxStatus
-from newsletters.services import catalogue
+from newsletters.services import newsletter_settings
 from newsletters.services.mail import outbox
 from newsletters.services.mail.render import render_email
 from tests.support.mail import SMTPRecorder, html_of, link_in, password_checker, text_of
@@ -38,7 +38,9 @@ def settings(settings, smtp_server):
 @pytest.fixture
 def economie(app):
     with app.app_context():
-        catalogue.add_newsletter("economie", "Économie & Marchés", description="L'essentiel.")
+        newsletter_settings.add_newsletter(
+            "economie", "Économie & Marchés", description="L'essentiel."
+        )
 
 
 def _subscribe_and_confirm(client, smtp_server):
@@ -96,7 +98,7 @@ def test_text_and_html_carry_the_same_links(app, client, smtp_server, economie):
 
 def test_newsletter_names_cannot_carry_line_breaks(app):
     with app.app_context(), pytest.raises(InvalidInput):
-        catalogue.add_newsletter("evil", "Evil\r\nBcc: victim@example.com")
+        newsletter_settings.add_newsletter("evil", "Evil\r\nBcc: victim@example.com")
 
 
 def test_text_from_the_database_cannot_inject_a_header(app, client, smtp_server):

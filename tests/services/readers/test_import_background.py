@@ -14,7 +14,7 @@ from newsletters.models import Event, ImportJob, ImportStatus, Subscriber, Subsc
 from tests.conftest import ROOT
 from tests.support.admin import action_token
 from tests.support.imports import write_mailchimp_export
-from tests.support.readers import add_newsletter
+from tests.support.readers import add_newsletter, add_readers
 from tests.support.stack import celery_worker_on_own_queue
 from tests.support.stack import environment as cli_env
 
@@ -91,6 +91,45 @@ def test_an_import_killed_mid_way_resumes_and_gives_each_address_once(
     assert finished.status == ImportStatus.DONE and finished.applied_through == total
     with app.app_context():
         assert db.session.scalar(select(func.count(ImportJob.id))) == 1  # one job, resumed
+
+
+def test_an_import_resumed_twice_at_once_records_each_readers_consent_once(
+    app, settings, database_url, weekly, tmp_path
+):
+    if database_url.startswith("sqlite"):
+        pytest.skip("two processes writing at once: PostgreSQL's row locks are what is tested")
+    total = 8_000
+    # Readers we have already (on another newsletter): the runs do not queue up behind
+    # each other's new readers, so both read who is on The Weekly before either commits.
+    add_readers(app, add_newsletter(app, "ai-digest", "AI Digest"), total, prefix="reader")
+    settings["IMPORT_BATCH_SIZE"] = 1_000
+    path = write_mailchimp_export(tmp_path / "audience.csv", total)
+    command = ("subscribers", "import", str(path), "--newsletters", "the-weekly")
+    first = _flask(settings, *command)
+    _wait_until(
+        lambda: (job := _job(app)) and job.status == ImportStatus.APPLYING
+        and job.applied_through >= 1_000,
+        what="the import to be applying",
+    )  # fmt: skip
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    first.stdout.close()
+    assert _job(app).applied_through < total, "the kill came too late to prove anything"
+
+    # The same import resumed from two terminals: both carry on from the one checkpoint.
+    resumed = [_flask(settings, *command), _flask(settings, *command)]
+    outputs = [run.communicate(timeout=300)[0] for run in resumed]
+    for run, output in zip(resumed, outputs, strict=True):
+        assert run.returncode == 0, output
+        assert "resuming the import of audience.csv" in output
+    emails, subscriptions, events = _counts(app)
+    assert len(emails) == total and set(emails.values()) == {1}
+    assert subscriptions == 2 * total  # The Weekly's, beside AI Digest's
+    with app.app_context():
+        per_reader = Counter(db.session.scalars(select(Event.subscriber_id)))
+    assert len(per_reader) == total and set(per_reader.values()) == {1}  # one consent entry each
+    assert events == total
+    assert _job(app).status == ImportStatus.DONE
 
 
 def _import_in_the_console(app, owner, path) -> ImportJob:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from newsletters.errors import InvalidToken, NoNewsletterChosen, UnknownNewsletter
 from newsletters.extensions import db
 from newsletters.models import OutboxMessage, Subscriber, Subscription, utcnow
-from newsletters.services import catalogue
+from newsletters.services import newsletter_settings
 from newsletters.services.mail.links import confirm_url, preferences_url
 from newsletters.services.readers import confirm, preferences, signup
 from newsletters.services.readers.history import Origin
@@ -23,7 +23,7 @@ ORIGIN = Origin(source="form", ip="198.51.100.1", user_agent="Test/1.0")
 def demo(app):
     add_demo_newsletters(app)
     with app.app_context():
-        catalogue.add_newsletter("insiders", "Insiders", public=False)
+        newsletter_settings.add_newsletter("insiders", "Insiders", public=False)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from newsletters import locales
 from newsletters.extensions import db
 from newsletters.models import Delivery, Issue, IssueStatus, Newsletter
-from newsletters.services import catalogue
+from newsletters.services import newsletter_settings
 from newsletters.services.issues import rendering
 from tests.support.readers import add_active_readers
 from tests.support.rhythm import add_paper, live_through, messages_to, received, set_rhythm
@@ -130,9 +130,11 @@ def test_readers_of_a_dropped_rhythm_finish_it_and_move_on_with_every_story_once
 
     def drop_daily(now):
         with app.app_context():
-            data = catalogue.NewsletterInput(slug="paper", name="The Paper", frequencies="weekly")
+            data = newsletter_settings.NewsletterInput(
+                slug="paper", name="The Paper", frequencies="weekly"
+            )
             uuid = str(db.session.get(Newsletter, paper).uuid)
-            catalogue.update_newsletter(uuid, data, now)
+            newsletter_settings.update_newsletter(uuid, data, now)
 
     # Wednesday 4 November the newsletter stops offering daily: its daily readers get
     # daily issues until Monday 9 November, weekly ones from then.
