@@ -148,6 +148,7 @@ def issue(slug: str, issue_id: str):
         copy=archive.public_copy(issue),
         newer=newer,
         older=older,
+        names_rhythm=archive_rhythms.names_rhythms(archive_rhythms.archive_rhythms(newsletter)),
         canonical=archive.issue_url(newsletter, issue),
         feed=archive.feed_url(newsletter),
         **_signup(newsletter),

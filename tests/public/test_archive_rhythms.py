@@ -116,3 +116,13 @@ def test_a_newsletter_with_one_rhythm_names_none(app, client, paper, runner, smt
     assert "All rhythms" not in page
     _, titles = _entries(client, "/archive/the-weekly/feed.xml")
     assert len(titles) == 2
+
+
+def test_an_issue_page_names_its_rhythm_when_the_archive_has_several(
+    app, client, paper, runner, smtp_server
+):
+    page = client.get(f"/archive/the-paper/{paper.issue_uuid}?lang=es").get_data(as_text=True)
+    assert re.search(r'<span class="issue__rhythm">Semanal</span> · Enviado', page), page
+    single = send_issue(app, runner, smtp_server)  # The Weekly: weekly only
+    page = client.get(f"/archive/the-weekly/{single.issue_uuid}").get_data(as_text=True)
+    assert "issue__rhythm" not in page

@@ -14,15 +14,13 @@ from sqlalchemy import select
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
-from newsletters.locales import N_, translated
+from newsletters.locales import translated
 from newsletters.models import Issue, Newsletter
 from newsletters.services.issues.archive import GONE_OUT
-from newsletters.services.rhythm.choice import default_frequency, offered
+from newsletters.services.rhythm.choice import RHYTHM_NAMES, default_frequency, offered
 from newsletters.services.rhythm.periods import FREQUENCIES
 
 UNKNOWN_RHYTHM = "The archive's rhythms are daily, weekly and monthly."
-# The words the preference page's "How often" list uses for each rhythm.
-RHYTHM_NAMES = {"daily": N_("Daily"), "weekly": N_("Weekly"), "monthly": N_("Monthly")}
 
 
 def archive_rhythms(newsletter: Newsletter) -> list[str]:

@@ -240,7 +240,12 @@ def apply(job_id: int, progress: Callable[[ImportJob], None] | None = None) -> I
     try:
         for rows in batches:
             check_batch(job, rows, newsletters, seen)
-            _apply_batch(job, rows, job.applied_through + len(rows))
+            if not _apply_batch(job, rows, job.applied_through + len(rows)):
+                # Another run of this import applied the batch first (two resumes at
+                # once): it carries on, and this one stops without writing a thing.
+                db.session.refresh(job)
+                log.info("import %s: another run is applying it; this one stops", job.uuid)
+                return job
             if progress:
                 progress(job)
     finally:
@@ -253,8 +258,22 @@ def apply(job_id: int, progress: Callable[[ImportJob], None] | None = None) -> I
 
 
 @atomic
-def _apply_batch(job: ImportJob, rows: list[Row], through: int) -> None:
-    """One batch and its checkpoint, in one transaction: all of it happens, or none."""
+def _apply_batch(job: ImportJob, rows: list[Row], through: int) -> bool:
+    """One batch and its checkpoint, in one transaction: all of it happens, or none.
+
+    The checkpoint moves first, and only from where this run read it: a second run
+    of the same import that read the same checkpoint waits on the job's row until
+    the first commits, then finds it moved and applies nothing (False). So no row,
+    and no consent record, is applied twice, whichever format the file is in.
+    """
+    claimed = db.session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job.id, ImportJob.applied_through == through - len(rows))
+        .values(applied_through=through)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
     ok = [r for r in rows if not r.error]
     if job.format == NEWSLETTERS:
         origin = Origin(source="import", ip=None, user_agent=f"import {job.uuid}")
@@ -268,6 +287,7 @@ def _apply_batch(job: ImportJob, rows: list[Row], through: int) -> None:
         applied = len(joining)
     job.applied_rows = (job.applied_rows or 0) + applied
     job.applied_through = through
+    return True
 
 
 @atomic

@@ -1,14 +1,16 @@
 """The rules of importing readers, held by the service whoever calls it."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
-from newsletters.models import ImportJob, Subscription, SubscriptionStatus
+from newsletters.models import Event, ImportJob, Subscription, SubscriptionStatus
 from newsletters.services.catalogue import newsletter_by_slug
 from newsletters.services.readers import imports, preferences, signup
 from newsletters.services.readers.history import Origin
+from newsletters.services.readers.import_files import SeenAddresses
 from newsletters.services.readers.standing import subscriber_by_email
 from tests.support.readers import add_newsletter
 
@@ -96,3 +98,37 @@ def test_the_cli_and_the_console_refuse_attesting_without_a_note(app, runner, cl
     assert result.exit_code == 2 and "consented" in result.output
     with app.app_context():
         assert db.session.scalar(select(ImportJob)) is None
+
+
+@pytest.mark.parametrize("attested", [False, True])
+def test_a_batch_is_applied_once_when_two_runs_read_the_same_checkpoint(app, attested):
+    """Two resumes of one import read the same checkpoint; the one that commits second
+    applies nothing: no second consent record, no second count, whichever the path."""
+    add_newsletter(app)
+    rows = "".join(f"reader{n}@example.com,the-weekly\n" for n in range(4))
+    note = "signed up at the fair" if attested else None
+    with app.app_context():
+        job = imports.start_import(
+            "list.csv", f"email,newsletters\n{rows}".encode(), attested=attested,
+            consent_note=note,
+        )  # fmt: skip
+        imports.check(job.id)
+        imports.begin_apply(job)
+        batch = next(imports._batches(job))
+        seen = SeenAddresses(job)
+        imports.check_batch(job, batch, imports._newsletter_map(), seen)
+        seen.close()
+        assert not any(row.error for row in batch)
+        assert imports._apply_batch(job, batch, len(batch)) is True
+        events = db.session.scalar(select(func.count(Event.id)))
+        assert events == 4
+
+        # The other run read the checkpoint before the first committed.
+        db.session.expire_all()
+        stale = db.session.get(ImportJob, job.id)
+        set_committed_value(stale, "applied_through", 0)
+        assert imports._apply_batch(stale, batch, len(batch)) is False
+        db.session.expire_all()
+        assert db.session.scalar(select(func.count(Event.id))) == events
+        again = db.session.get(ImportJob, job.id)
+        assert (again.applied_through, again.applied_rows) == (4, 4)
