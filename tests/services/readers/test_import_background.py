@@ -47,6 +47,19 @@ def _wait_until(condition, seconds=120.0, what="the condition"):
     return found
 
 
+def _kill_while_applying(app, settings, command: tuple[str, ...], after: int) -> None:
+    """Run the import and kill it with SIGKILL once it has applied ``after`` rows."""
+    run = _flask(settings, *command)
+    _wait_until(
+        lambda: (job := _job(app)) and job.status == ImportStatus.APPLYING
+        and job.applied_through >= after,
+        what="the import to be applying",
+    )  # fmt: skip
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=10)
+    run.stdout.close()
+
+
 def _counts(app) -> tuple[Counter, int, int]:
     with app.app_context():
         emails = Counter(db.session.scalars(select(Subscriber.email)))
@@ -62,15 +75,7 @@ def test_an_import_killed_mid_way_resumes_and_gives_each_address_once(
     settings["IMPORT_BATCH_SIZE"] = 100  # many small checkpoints: room to be caught mid-way
     path = write_mailchimp_export(tmp_path / "audience.csv", total)
     command = ("subscribers", "import", str(path), "--newsletters", "the-weekly")
-    first = _flask(settings, *command)
-    _wait_until(
-        lambda: (job := _job(app)) and job.status == ImportStatus.APPLYING
-        and job.applied_through >= 1000,
-        what="the import to be applying",
-    )  # fmt: skip
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
-    first.stdout.close()
+    _kill_while_applying(app, settings, command, after=1000)
     killed = _job(app)
     assert killed.status == ImportStatus.APPLYING
     assert killed.applied_through < total, "the kill came too late to prove anything"
@@ -105,15 +110,7 @@ def test_an_import_resumed_twice_at_once_records_each_readers_consent_once(
     settings["IMPORT_BATCH_SIZE"] = 1_000
     path = write_mailchimp_export(tmp_path / "audience.csv", total)
     command = ("subscribers", "import", str(path), "--newsletters", "the-weekly")
-    first = _flask(settings, *command)
-    _wait_until(
-        lambda: (job := _job(app)) and job.status == ImportStatus.APPLYING
-        and job.applied_through >= 1_000,
-        what="the import to be applying",
-    )  # fmt: skip
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
-    first.stdout.close()
+    _kill_while_applying(app, settings, command, after=1_000)
     assert _job(app).applied_through < total, "the kill came too late to prove anything"
 
     # The same import resumed from two terminals: both carry on from the one checkpoint.
