@@ -108,20 +108,30 @@ class Dovecot:
     def __init__(self, imap_capability: str | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="dovecot-"))
         self.root.chmod(0o755)  # the mail user must reach its maildir
-        self.ports = {name: free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
-        cert, key = self_signed(self.root, HOST)
-        self.cafile = cert
-        users = _users()
+        self.cafile, self._key = self_signed(self.root, HOST)
+        self._users = _users()
         mail = self.root / "mail"
         mail.mkdir()
-        os.chown(mail, int(users["mail_user"]), int(users["mail_group"]))
+        os.chown(mail, int(self._users["mail_user"]), int(self._users["mail_group"]))
         (self.root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-        extra = f"imap_capability = {imap_capability}" if imap_capability else ""
+        self._extra = f"imap_capability = {imap_capability}" if imap_capability else ""
         self.config = self.root / "dovecot.conf"
-        self.config.write_text(
-            CONFIG.format(root=self.root, cert=cert, key=key, extra=extra, **users, **self.ports)
-        )
+        self._choose_ports()
         self.process: subprocess.Popen | None = None
+
+    def _choose_ports(self) -> None:
+        """Pick four free ports and write the configuration that listens on them."""
+        self.ports = {name: free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
+        self.config.write_text(
+            CONFIG.format(
+                root=self.root,
+                cert=self.cafile,
+                key=self._key,
+                extra=self._extra,
+                **self._users,
+                **self.ports,
+            )
+        )
 
     def url(self, scheme: str, folder: str = "", password: str | None = None) -> str:
         """``scheme://bounces:<password>@localhost:<port>/<folder>``, escaped as a URL must be."""
@@ -140,21 +150,44 @@ class Dovecot:
         return self.url("pop3")
 
     def start(self) -> None:
-        """Run Dovecot in the foreground of a child process; return once IMAP and POP3 answer."""
+        """Run Dovecot in the foreground of a child process; return once IMAP and POP3 answer.
+
+        A port picked as free can be taken by someone else before Dovecot binds it, so a
+        first start that fails is tried again on fresh ports, twice, before giving up. Once
+        it has answered, the ports stay the same across stop() and start()."""
         if self.process is not None:
             return  # running already
-        self.process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: stop() ends every session too
-        )
-        deadline = time.monotonic() + 20
+        for _ in range(3):
+            failure = self._start_once()
+            if failure is None:
+                return
+            if self._started_before:
+                break
+            self._choose_ports()
+        raise RuntimeError(f"Dovecot did not start: {failure}")
+
+    _started_before = False
+
+    def _start_once(self) -> str | None:
+        """Start Dovecot; None once it answers, or what it said when it did not."""
+        stderr = self.root / "stderr.log"
+        with stderr.open("wb") as sink:
+            self.process = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                start_new_session=True,  # its own process group: stop() ends every session too
+            )
+        deadline = time.monotonic() + 30
         while not all(self._answers(self.ports[name]) for name in ("imap", "pop3")):
             if self.process.poll() is not None or time.monotonic() > deadline:
+                why = "it exited" if self.process.poll() is not None else "no answer in 30 s"
                 self.stop()
-                raise RuntimeError(f"Dovecot did not start: {self.log()[-2000:]}")
+                said = stderr.read_text(errors="replace")[-1000:]
+                return f"{why}; {said} {self.log()[-2000:]}".strip()
             time.sleep(0.05)
+        self._started_before = True
+        return None
 
     @staticmethod
     def _answers(port: int) -> bool:
@@ -173,8 +206,6 @@ class Dovecot:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process is not None and self.process.stderr:
-            self.process.stderr.close()
         self.process = None
         deadline = time.monotonic() + 10
         while any(self._answers(port) for port in self.ports.values()):

@@ -19,21 +19,23 @@ def settings(settings, smtp_server):
     return settings
 
 
-def _story_in_the_due_day(app, newsletter_id: int) -> None:
-    """A story in the daily period that ended last, and so in the weekly one that holds it."""
+def _stories_in_the_due_periods(app, newsletter_id: int) -> None:
+    """A story in the daily period that ended last, and one in the weekly period that ended
+    last: the due day lies outside the due week on the day after the weekly send."""
     with app.app_context():
         newsletter = db.session.get(Newsletter, newsletter_id)
-        day = schedule.due_period(newsletter, utcnow(), "daily")
-        db.session.add(
-            Story(
-                newsletter_id=newsletter_id,
-                title="The river is running higher",
-                url="https://news.example.com/river",
-                summary="What happened, and why it matters.",
-                guid=f"river-{uuid4().hex}",
-                published_at=day.start + timedelta(hours=2),
+        for frequency in ("daily", "weekly"):
+            period = schedule.due_period(newsletter, utcnow(), frequency)
+            db.session.add(
+                Story(
+                    newsletter_id=newsletter_id,
+                    title=f"The river is running higher ({frequency})",
+                    url=f"https://news.example.com/river-{frequency}",
+                    summary="What happened, and why it matters.",
+                    guid=f"river-{uuid4().hex}",
+                    published_at=period.start + timedelta(hours=2),
+                )
             )
-        )
         db.session.commit()
 
 
@@ -51,7 +53,7 @@ def test_a_rhythm_nobody_chose_makes_no_issue_until_a_reader_chooses_it(
     app, runner, client, smtp_server
 ):
     paper = add_newsletter(app, "the-paper", "The Paper", frequencies="weekly,daily")
-    _story_in_the_due_day(app, paper)
+    _stories_in_the_due_periods(app, paper)
     add_readers(app, paper, 2, prefix="weekly-reader")  # on the first rhythm, weekly
 
     dry = _lines(runner.invoke(args=["digest", "send", "--dry-run"]))
@@ -95,7 +97,7 @@ def test_a_rhythm_nobody_chose_makes_no_issue_until_a_reader_chooses_it(
 
 def test_a_newsletters_only_rhythm_still_goes_out_without_readers(app, runner, smtp_server):
     weekly = add_newsletter(app, "the-weekly", "The Weekly")
-    _story_in_the_due_day(app, weekly)
+    _stories_in_the_due_periods(app, weekly)
     lines = _lines(runner.invoke(args=["digest", "send"]))
     assert lines["the-weekly"].split(": ")[1].startswith("sent; sent 0,")
     assert len(_issues(app, "weekly")) == 1
