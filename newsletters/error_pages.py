@@ -40,10 +40,18 @@ MESSAGES = {
 }
 
 
-def _answer(status: int, code: str, title: str, message: str, template: str = "errors/error.html"):
-    """The page (or JSON) for an error; title and message are English, shown translated."""
+def _answer(
+    status: int,
+    code: str,
+    title: str,
+    message: str,
+    template: str = "errors/error.html",
+    **extra,
+):
+    """The page (or JSON) for an error; title and message are English, shown translated.
+    ``extra`` (the field at fault) goes into the JSON only."""
     if wants_json() or request.path.startswith(("/api/", "/webhooks/")):
-        return json_error(code, message, status)
+        return json_error(code, message, status, **extra)
     page = render_template(
         template, status=status, title=translated(title), message=translated(message)
     )
@@ -57,7 +65,14 @@ def invalid_link(error: InvalidToken):
 
 def domain_error(error: NewsletterError):
     """Any other refusal by the domain."""
-    body, status = _answer(error.status, error.code, N_("We couldn't do that"), error.message)
+    field = getattr(error, "field", None)
+    body, status = _answer(
+        error.status,
+        error.code,
+        N_("We couldn't do that"),
+        error.message,
+        **({"field": field} if field else {}),
+    )
     headers = {"WWW-Authenticate": 'Bearer realm="newsletters"'} if status == 401 else {}
     return body, status, headers
 

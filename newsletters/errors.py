@@ -125,3 +125,12 @@ class IssueStateConflict(NewsletterError):
     status = 409
     code = "issue_state"
     message = "This issue has started sending; it can no longer be edited."
+
+
+class ConsentNeeded(NewsletterError):
+    """A change only the reader's own click may make: confirming an address, or coming back
+    to a newsletter they left. The API and the console may remove, never add these."""
+
+    status = 409
+    code = "consent_needed"
+    message = "Only the reader can do that, by following a link we email them."

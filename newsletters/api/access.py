@@ -15,7 +15,8 @@
 from flask import current_app, request
 
 from newsletters.errors import Unauthorized
-from newsletters.services.console import api_tokens
+from newsletters.models import ApiToken
+from newsletters.services.console import api_tokens, audit
 from newsletters.services.readers import bot_checks
 
 KEY_HEADER = "X-Publishable-Key"
@@ -41,3 +42,14 @@ def screen_signup(payload: dict) -> bool:
             raise Unauthorized(NO_CREDENTIALS)
         api_tokens.check_publishable_key(key, request.headers.get("Origin"))
     return bot_checks.screen(payload, request.remote_addr)
+
+
+def require_token(scope: str | None) -> ApiToken:
+    """The request's live secret token, allowed ``scope`` (None: any scope); else
+    :class:`Unauthorized` (no, bad or revoked token) or :class:`Forbidden` (no scope)."""
+    return api_tokens.authenticate(request.headers.get("Authorization"), scope)
+
+
+def actor(token: ApiToken) -> audit.Actor:
+    """Who the audit log names for a change made with ``token``: the token, by its name."""
+    return audit.Actor(None, f"API token {token.name}"[:255], request.remote_addr)

@@ -20,7 +20,12 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # API clients authenticate with a bearer token, not a session cookie
 
 
-def _json_object() -> dict:
+def json_object() -> dict:
+    """The request's body, which must be a JSON object; else a 400 saying what is wrong."""
+    if not request.is_json:
+        raise InvalidInput(
+            "The request body must be a JSON object, sent with Content-Type: application/json."
+        )
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise InvalidInput("The request body must be a JSON object.")
@@ -71,7 +76,7 @@ def _signup_language(payload: dict) -> tuple[str | None, bool]:
 @limit_per_address
 def create_subscription():
     """Sign a reader up, exactly as the form does: 202 and the same answer for everyone."""
-    payload = _json_object()
+    payload = json_object()
     automated = access.screen_signup(payload)
     email, slugs = payload.get("email"), payload.get("newsletters")
     if not isinstance(email, str):
@@ -114,7 +119,7 @@ def list_newsletters():
 def create_story():
     """Add a story to a newsletter: 201, or 200 with the story already filed under that guid."""
     api_tokens.authenticate(request.headers.get("Authorization"), api_tokens.STORIES_WRITE)
-    payload = _json_object()
+    payload = json_object()
     story, created = stories.add_story(
         payload.get("newsletter"),
         stories.StoryInput(

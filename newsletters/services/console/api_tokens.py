@@ -179,8 +179,9 @@ def bearer_secret(authorization: str | None) -> str | None:
 
 
 @atomic
-def authenticate(authorization: str | None, scope: str) -> ApiToken:
-    """The live secret token of an ``Authorization: Bearer`` header, allowed ``scope``.
+def authenticate(authorization: str | None, scope: str | None) -> ApiToken:
+    """The live secret token of an ``Authorization: Bearer`` header, allowed ``scope``
+    (None: any live secret token will do).
 
     :class:`Unauthorized` without a valid, unrevoked token; :class:`Forbidden` when the
     token lacks the scope.
@@ -191,7 +192,7 @@ def authenticate(authorization: str | None, scope: str) -> ApiToken:
     token = _live(secret, ApiTokenKind.SECRET)
     if token is None:
         raise Unauthorized("That API token is not valid.")
-    if scope not in token.scope_list:
+    if scope is not None and scope not in token.scope_list:
         raise Forbidden(f"This API token may not do that: it needs the {scope} scope.")
     _note_use(token)
     return token

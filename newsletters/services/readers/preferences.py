@@ -122,13 +122,33 @@ def update_preferences(
     chosen in ``frequencies`` (slug -> daily, weekly or monthly).
 
     The link itself proves the reader owns the address, so no confirmation
-    email is needed. A change of rhythm waits for the boundary both rhythms share
+    email is needed.
+    """
+    subscriber = subscriber_from_token(Purpose.PREFERENCES, token)
+    return apply_preferences(subscriber, slugs, origin, frequencies, now)
+
+
+def apply_preferences(
+    subscriber: Subscriber,
+    slugs: list[str] | None,
+    origin: Origin,
+    frequencies: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """The preference page's rules, in the caller's transaction: the reader's newsletters
+    become exactly ``slugs`` (None: they stay as they are), each at the rhythm chosen in
+    ``frequencies``. Unknown, private or archived newsletters the reader does not get
+    are refused before anything is written.
+
+    A change of rhythm waits for the boundary both rhythms share
     (:func:`rhythm.choose`), so no story is skipped or sent twice.
     """
     now = now or utcnow()
-    subscriber = subscriber_from_token(Purpose.PREFERENCES, token)
     choices = {c.newsletter.slug: c for c in preference_choices(subscriber, now)}
-    wanted = {slug.strip() for slug in slugs if slug and slug.strip()}
+    if slugs is None:
+        wanted = {slug for slug, choice in choices.items() if choice.checked}
+    else:
+        wanted = {slug.strip() for slug in slugs if slug and slug.strip()}
     if wanted - choices.keys():
         raise UnknownNewsletter()
     asked = checked_frequencies(choices, frequencies or {})
@@ -139,7 +159,7 @@ def update_preferences(
             subscription = _subscription(subscriber, choice)
             rhythm.choose(subscription, choice.newsletter, value, now)
             outcome.rhythms.append(choice.newsletter)
-    for slug, choice in choices.items():
+    for slug, choice in choices.items() if slugs is not None else ():
         if slug in wanted and choice.status != SubscriptionStatus.ACTIVE:
             activate(_subscription(subscriber, choice), now)
             outcome.added.append(choice.newsletter)
