@@ -2,47 +2,42 @@
 
 from flask import current_app
 
+from newsletters.api import openapi_records
+from newsletters.api.openapi_shapes import errors, json_body
 from newsletters.locales import languages
 from newsletters.services.catalogue import all_newsletters
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _errors(*codes: int) -> dict:
-    reasons = {
-        400: "The request is malformed; nothing was changed.",
-        401: "A valid token (or, for signups, publishable key) is required.",
-        403: "The token lacks the scope this route needs, or the key was used off its origins.",
-        404: "No such newsletter.",
-        409: "The Idempotency-Key was used for a different request.",
-        413: "The body is too large.",
-        429: "Too many requests; wait and try again.",
-        503: "The service cannot save just now; try again with the same Idempotency-Key.",
-    }
-    return {
-        str(code): {
-            "description": reasons[code],
-            "content": {"application/json": {"schema": ERROR}},
-        }
-        for code in codes
-    }
+# Each part describes more routes: a module with paths() and schemas(), merged below.
+PARTS = (openapi_records,)
 
 
 def document() -> dict:
     """The whole description, with this deployment's address as the server."""
     site = current_app.config["SITE_URL"].rstrip("/")
-    return {
+    described = {
         "openapi": "3.1.0",
         "info": {
             "title": f"{current_app.config['SITE_NAME']} newsletters API",
             "version": "1.0.0",
             "description": (
-                "Sign readers up from your own forms, list the newsletters, and file stories "
-                'for the weekly issues. Errors are JSON: {"error": {"code", "message"}}.'
+                "Sign readers up from your own forms, list the newsletters, file stories for "
+                "the issues, look readers up, change or erase them, and read the issues that "
+                'went out with their counts. Errors are JSON: {"error": {"code", "message", '
+                '"field"?}}; "field" names the part of the request at fault.'
             ),
         },
         "servers": [{"url": f"{site}/api/v1"}],
         "paths": {
+            "/openapi.json": {
+                "get": {
+                    "summary": "This description",
+                    "operationId": "getOpenApi",
+                    "responses": {
+                        "200": json_body({"type": "object"}, "The OpenAPI 3.1 document."),
+                        **errors(400, 503),
+                    },
+                }
+            },
             "/subscriptions": {
                 "post": {
                     "summary": "Sign a reader up; they confirm by email",
@@ -76,7 +71,7 @@ def document() -> dict:
                                 }
                             },
                         },
-                        **_errors(400, 401, 403, 409, 413, 429, 503),
+                        **errors(400, 401, 403, 409, 413, 429, 503),
                     },
                 }
             },
@@ -104,7 +99,7 @@ def document() -> dict:
                                 }
                             },
                         },
-                        **_errors(503),
+                        **errors(400, 503),
                     },
                 }
             },
@@ -124,7 +119,7 @@ def document() -> dict:
                     "responses": {
                         "201": {"$ref": "#/components/responses/Story"},
                         "200": {"$ref": "#/components/responses/Story"},
-                        **_errors(400, 401, 403, 404, 413, 503),
+                        **errors(400, 401, 403, 404, 413, 503),
                     },
                 }
             },
@@ -175,6 +170,10 @@ def document() -> dict:
             "schemas": _schemas(),
         },
     }
+    for part in PARTS:
+        described["paths"].update(part.paths())
+        described["components"]["schemas"].update(part.schemas())
+    return described
 
 
 def _schemas() -> dict:

@@ -1,0 +1,138 @@
+"""Issues that went out, newest first, with what became of their deliveries: for the
+publisher's own dashboards (the JSON API).
+
+An issue has gone out once it was rendered for sending: it is ``sending``, ``paused``,
+``sent``, or ``cancelled`` part way. Its counts:
+
+- **recipients**: every reader the issue was addressed to (one delivery each);
+- **sent**: handed to the mail server (``sent``, or ``bounced`` by a report since);
+- **failed**: not delivered yet after an error (retried until the attempts run out);
+- **bounced**: refused for good, by the server at once or by a later report;
+- **complained**: messages a reader marked as spam (a complaint report names them).
+
+Pages are keyed by (rendered time, id), so a page costs the same however deep it is
+and an issue that starts sending meanwhile shifts nothing.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import case, func, select
+
+from newsletters.errors import InvalidInput
+from newsletters.extensions import db
+from newsletters.models import (
+    BounceKind,
+    BounceReport,
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueStatus,
+)
+from newsletters.services.catalogue import newsletter_by_slug
+
+GONE_OUT = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT, IssueStatus.CANCELLED)
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+LIMIT = re.compile(r"[0-9]{1,3}")
+# A cursor names the last issue of a page: microseconds since the epoch, and its id.
+CURSOR = re.compile(r"([0-9]{1,17})\.([0-9]{1,10})")
+MAX_ID = 2**31 - 1
+COUNTS = ("recipients", "sent", "failed", "bounced", "complained")
+
+
+@dataclass
+class SentPage:
+    """One page of issues with their counts, and the cursor of the next page (None: last)."""
+
+    issues: list[tuple[Issue, dict[str, int]]] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def checked_limit(text: str | None) -> int:
+    """A page size from the query string: 1 to 100, 20 when absent."""
+    if text is None:
+        return DEFAULT_LIMIT
+    if not LIMIT.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}.", field="limit")
+    return int(text)
+
+
+def _cursor(issue: Issue) -> str:
+    micros = int(issue.rendered_at.timestamp()) * 1_000_000 + issue.rendered_at.microsecond
+    return f"{micros}.{issue.id}"
+
+
+def _after(text: str) -> tuple[datetime, int]:
+    """The (rendered time, id) a cursor names; :class:`InvalidInput` for anything else."""
+    match = CURSOR.fullmatch(text)
+    if not match or int(match[2]) > MAX_ID:
+        raise InvalidInput("cursor must be a next_cursor this API gave.", field="cursor")
+    seconds, micros = divmod(int(match[1]), 1_000_000)
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidInput("cursor must be a next_cursor this API gave.", field="cursor") from exc
+    return moment, int(match[2])
+
+
+def _counts(issue_ids: list[int]) -> dict[int, dict[str, int]]:
+    """The counts of each issue: two grouped queries, whatever the number of deliveries."""
+    found = {issue_id: dict.fromkeys(COUNTS, 0) for issue_id in issue_ids}
+    if not issue_ids:
+        return found
+
+    def number(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    handed_over = Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.BOUNCED]) & (
+        Delivery.sent_at.is_not(None)
+    )
+    rows = db.session.execute(
+        select(
+            Delivery.issue_id,
+            func.count(),
+            number(handed_over),
+            number(Delivery.status == DeliveryStatus.FAILED),
+            number(Delivery.status == DeliveryStatus.BOUNCED),
+        )
+        .where(Delivery.issue_id.in_(issue_ids))
+        .group_by(Delivery.issue_id)
+    )
+    for issue_id, recipients, sent, failed, bounced in rows:
+        found[issue_id].update(recipients=recipients, sent=sent, failed=failed, bounced=bounced)
+    complaints = db.session.execute(
+        select(Delivery.issue_id, func.count(func.distinct(Delivery.id)))
+        .join(BounceReport, BounceReport.delivery_id == Delivery.id)
+        .where(Delivery.issue_id.in_(issue_ids), BounceReport.kind == BounceKind.COMPLAINT)
+        .group_by(Delivery.issue_id)
+    )
+    for issue_id, complained in complaints:
+        found[issue_id]["complained"] = complained
+    return found
+
+
+def sent_issues(
+    limit: int = DEFAULT_LIMIT, cursor: str | None = None, newsletter: str | None = None
+) -> SentPage:
+    """A page of the issues that went out, newest first, of one newsletter (its slug;
+    :class:`NotFound` if there is none) or of all, after ``cursor`` (a page's next_cursor)."""
+    query = select(Issue).where(Issue.status.in_(GONE_OUT), Issue.rendered_at.is_not(None))
+    if newsletter is not None:
+        query = query.where(Issue.newsletter_id == newsletter_by_slug(newsletter).id)
+    if cursor is not None:
+        moment, issue_id = _after(cursor)
+        query = query.where(
+            (Issue.rendered_at < moment) | ((Issue.rendered_at == moment) & (Issue.id < issue_id))
+        )
+    rows = list(
+        db.session.scalars(
+            query.order_by(Issue.rendered_at.desc(), Issue.id.desc()).limit(limit + 1)
+        )
+    )
+    issues = rows[:limit]
+    counts = _counts([issue.id for issue in issues])
+    more = len(rows) > limit
+    return SentPage(
+        [(issue, counts[issue.id]) for issue in issues], _cursor(issues[-1]) if more else None
+    )
