@@ -1,22 +1,8 @@
 """The OpenAPI document describes every route of the API, each method, and is valid."""
 
-import re
-
 from openapi_spec_validator import validate
 
-PREFIX = "/api/v1"
-# HEAD and OPTIONS come with every route from Flask itself (and CORS), not from a view.
-IMPLICIT = {"HEAD", "OPTIONS"}
-
-
-def api_routes(app) -> dict[str, set[str]]:
-    """Every path under /api/v1 as OpenAPI writes it ({email}), with its methods."""
-    routes: dict[str, set[str]] = {}
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(PREFIX + "/"):
-            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(PREFIX) :])
-            routes.setdefault(path, set()).update(m.lower() for m in rule.methods - IMPLICIT)
-    return routes
+from tests.support.api_records import PREFIX, api_routes
 
 
 def test_every_route_and_method_is_described(app, client):

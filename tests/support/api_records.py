@@ -1,5 +1,6 @@
 """Readers and sent issues for the API tests: a small publisher with a known history."""
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import uuid4
@@ -26,6 +27,9 @@ ANN = "ann@example.com"  # confirmed, gets the-weekly; left climate-report
 BEN = "ben@example.com"  # never confirmed; asked for the-weekly
 WEEKLY, DAILY, CLIMATE = "the-weekly", "ai-digest", "climate-report"
 INSIDERS, OLD = "insiders", "old-times"  # private; archived
+PREFIX = "/api/v1"
+# HEAD and OPTIONS come with every route from Flask itself (and CORS), not from a view.
+IMPLICIT = {"HEAD", "OPTIONS"}
 ALL_SCOPES = "stories:write,subscribers:read,subscribers:write,webhooks:write"
 
 
@@ -149,3 +153,13 @@ def reader_row(app, email: str) -> Subscriber | None:
 def new_id() -> str:
     """A public id nobody has."""
     return str(uuid4())
+
+
+def api_routes(app) -> dict[str, set[str]]:
+    """Every path under /api/v1 as OpenAPI writes it (``{email}``), with its methods."""
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PREFIX + "/"):
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(PREFIX) :])
+            routes.setdefault(path, set()).update(m.lower() for m in rule.methods - IMPLICIT)
+    return routes
