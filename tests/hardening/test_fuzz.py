@@ -3,15 +3,8 @@
 from urllib.parse import urlsplit
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import func, select
 
 from newsletters.extensions import db, limiter
@@ -129,35 +122,4 @@ def test_no_token_ever_breaks_a_link(settings_for_fuzzing, token, route):
         assert all(urlsplit(r.location).netloc in ("", "localhost") for r in response.history)
 
 
-API_FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-
-
-def test_the_api_matches_its_description(settings_for_fuzzing, runner):
-    """schemathesis: every operation, with generated bodies, answers as documented, never 500."""
-    app = settings_for_fuzzing
-    scopes = "stories:write,subscribers:write"
-    created = runner.invoke(args=["admin", "token", "fuzzer", "--scopes", scopes])
-    token = created.output.strip().splitlines()[-1]
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 3
-    for operation in operations:
-
-        @API_FUZZ
-        @given(case=operation.as_strategy())
-        def check(case):
-            case.call_and_validate(
-                headers={"Authorization": f"Bearer {token}"},
-                checks=[
-                    not_a_server_error,
-                    status_code_conformance,
-                    content_type_conformance,
-                    response_schema_conformance,
-                ],
-            )
-
-        check()
+# The API against its own description: tests/api/test_contract.py.
