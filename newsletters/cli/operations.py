@@ -154,7 +154,14 @@ def create_api_token(name, scopes, publishable, origins):
 def revoke_api_token(name):
     """Revoke the API token or publishable key named NAME: it is refused from now on."""
     try:
-        revoked = api_tokens.revoke_by_name(name)
+        revoked = audit.audited(
+            audit.Actor(None, "command line"),
+            "api_token.revoke",
+            "api_token",
+            name,
+            lambda: api_tokens.revoke_by_name(name),
+            detail=lambda tokens: {"prefixes": [t.prefix for t in tokens]},
+        )
     except NotFound as error:
         raise click.ClickException(error.message) from error
     if revoked:

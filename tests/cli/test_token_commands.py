@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from newsletters.extensions import db
-from newsletters.models import ApiToken
+from newsletters.models import ApiToken, AuditLog
 
 PUBLISHER = "https://www.publisher.example"
 
@@ -59,6 +59,13 @@ def test_token_revoke_revokes_and_says_so(app, runner):
     ]
     again = runner.invoke(args=["admin", "token-revoke", "cms"])
     assert again.exit_code == 0 and "already revoked" in again.output
+    with app.app_context():
+        entries = db.session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+        logged = [(e.action, e.admin_email, e.target, len(e.detail["prefixes"])) for e in entries]
+    assert logged == [
+        ("api_token.revoke", "command line", "cms", 1),
+        ("api_token.revoke", "command line", "cms", 0),
+    ]
 
 
 def test_token_revoke_of_an_unknown_name_fails_clearly(app, runner):
