@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select, text
 from newsletters.extensions import db
 from newsletters.models import Issue, Story
 from newsletters.services.core.tokens import Purpose, make_token
+from newsletters.services.issues.web_copy import web_copy
 from tests.support.counting import (
     GMAIL_PROXY,
     counting_links,
@@ -188,3 +189,12 @@ def test_clicks_at_the_same_moment_are_all_counted(live_server, smtp_server, dat
         thread.join()
     assert failures == []
     assert totals(live_server)["links"][1][2] == 40
+
+
+def test_a_copy_on_the_web_never_carries_the_pixel(live_server, smtp_server):
+    [message, _] = send_issue(live_server, smtp_server)
+    # Served over https, as in production, so the picture rule alone would not drop it.
+    html = re.sub(r"http://127\.0\.0\.1:\d+", "https://news.example", html_of(message))
+    assert 'src="https://news.example/o/' in html
+    for keep_footer in (False, True):  # the archive, and a reader's own copy
+        assert "/o/" not in web_copy(html, keep_footer=keep_footer).html
