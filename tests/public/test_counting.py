@@ -4,7 +4,7 @@ out of the email a real SMTP server received."""
 
 import re
 import threading
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -198,3 +198,17 @@ def test_a_copy_on_the_web_never_carries_the_pixel(live_server, smtp_server):
     assert 'src="https://news.example/o/' in html
     for keep_footer in (False, True):  # the archive, and a reader's own copy
         assert "/o/" not in web_copy(html, keep_footer=keep_footer).html
+
+
+def test_an_editor_previewing_a_sent_issue_counts_nothing(live_server, smtp_server):
+    from tests.support.admin import create_admin, sign_in
+
+    [message, _] = send_issue(live_server, smtp_server)
+    client = live_server.test_client()
+    sign_in(client, create_admin(live_server, "owner@publisher.example", "owner"))
+    issue = totals(live_server)
+    key = str(UUID(hex=issue["issue"]))
+    for path in (f"/admin/issues/{key}/preview", f"/admin/issues/{key}/preview?format=text"):
+        page = client.get(path).get_data(as_text=True)
+        assert "/o/" not in page and "/r/" not in page, path
+        assert all(url in page for _, url, _, _ in issue["links"]), path

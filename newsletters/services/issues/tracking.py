@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from flask import current_app
+from sqlalchemy import select
 
 from newsletters.errors import InvalidToken
 from newsletters.extensions import db
@@ -23,6 +24,7 @@ from newsletters.services.core.tokens import Purpose, make_token, read_token
 from newsletters.services.mail.links import external_url
 
 UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
+PIXEL_TAG = re.compile(r'<img class="open-pixel"[^>]*>')
 
 
 def clicks_on() -> bool:
@@ -103,3 +105,31 @@ def _issue_uuid(value) -> UUID:
     if not isinstance(value, str) or not UUID_HEX.match(value):
         raise InvalidToken()
     return UUID(hex=value)
+
+
+def without_counting(issue: Issue, body: str) -> str:
+    """A sent issue's text or HTML with its counted links back to the stories and no pixel.
+
+    For the console's preview and test copies: an editor looking at an issue is no reader.
+    """
+    if not (issue.track_clicks or issue.track_opens):
+        return body
+    body = PIXEL_TAG.sub("", body)
+    if not issue.track_clicks:
+        return body
+    stories = dict(
+        db.session.execute(
+            select(IssueLink.position, IssueLink.url).where(IssueLink.issue_id == issue.id)
+        ).all()
+    )
+    prefix = external_url("public.counted_click", token="TOKEN").removesuffix("TOKEN")
+    pattern = re.compile(re.escape(prefix) + r"([A-Za-z0-9_.-]+)")
+
+    def story(match: re.Match) -> str:
+        try:
+            named, position = read_click_token(match[1])
+        except InvalidToken:
+            return match[0]
+        return stories.get(position, match[0]) if named == issue.uuid else match[0]
+
+    return pattern.sub(story, body)
