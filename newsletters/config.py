@@ -125,6 +125,18 @@ DEFAULTS: dict[str, Any] = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": "",
     "SENDGRID_WEBHOOK_PUBLIC_KEY": "",
     "BOUNCE_WEBHOOK_SECRET": "",
+    # Counting, privately (docs/privacy.md): per issue and per link, never per reader.
+    "TRACK_CLICKS": False,
+    "TRACK_OPENS": False,
+    # Networks whose fetches of the open pixel are machines, not readers. Apple owns
+    # 17.0.0.0/8 outright; Mail Privacy Protection fetches every image at delivery.
+    "MACHINE_OPEN_NETWORKS": ["17.0.0.0/8"],
+    # A fetch or click this soon after an issue starts sending is a machine's (proxies
+    # and link scanners act on delivery); 0 turns this rule off.
+    "MACHINE_OPEN_SECONDS": 10,
+    # Per IP and issue: past it a click still redirects and the pixel still answers, but
+    # nothing more is counted, so a loop cannot inflate the totals.
+    "COUNTING_RATE_LIMIT": "20 per hour",
     "CONSENT_TEXT_VERSION": "2026-11-01",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Host names this site answers to; production defaults to SITE_URL's.

@@ -8,7 +8,7 @@ import hashlib
 import logging
 
 from flask import current_app, request
-from limits import RateLimitItemPerSecond
+from limits import RateLimitItemPerSecond, parse_many
 
 from newsletters.errors import InvalidEmail
 from newsletters.extensions import limiter
@@ -75,3 +75,31 @@ def spend_form_use(nonce: str, retry_key: str | None) -> bool:
             raise
         log.warning("could not count a signup form's use: %r", exc)
     return True
+
+
+def counting_allowed(kind: str, token: str) -> bool:
+    """Whether a click or pixel fetch from this IP may still be counted (``COUNTING_RATE_LIMIT``
+    per IP and link, or per IP and issue for the pixel).
+
+    Past the limit the reader is still redirected (or shown the picture); only the count
+    stops, so a loop cannot inflate the totals and no reader is ever turned away.
+    """
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"] or not limiter.enabled:
+        return True
+    key = (
+        config["RATELIMIT_KEY_PREFIX"],
+        "counting",
+        kind,
+        hashlib.sha256(token.encode()).hexdigest()[:32],
+        request.remote_addr or "",
+    )
+    try:
+        return all(
+            limiter.limiter.hit(item, *key) for item in parse_many(config["COUNTING_RATE_LIMIT"])
+        )
+    except Exception as exc:  # the storage is down: counting matters less than the reader
+        if not config["RATELIMIT_SWALLOW_ERRORS"]:
+            raise
+        log.warning("could not rate-limit a count: %r", exc)
+        return True

@@ -1,6 +1,7 @@
 """Settings come from defaults, .env and the environment; production refuses unsafe ones."""
 
 import logging
+from pathlib import Path
 
 import pytest
 from flask import render_template_string
@@ -157,3 +158,14 @@ def test_development_marks_the_placeholder_support_address(clean_env, monkeypatc
     monkeypatch.setenv("SUPPORT_EMAIL", "help@publisher.example")
     with create_app().test_request_context():
         assert "Set SUPPORT_EMAIL" not in render_template_string("{% include 'base.html' %}")
+
+
+def test_the_counting_settings_are_off_by_default_and_documented():
+    from newsletters.config import DEFAULTS
+
+    assert DEFAULTS["TRACK_CLICKS"] is False and DEFAULTS["TRACK_OPENS"] is False
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for name in ("TRACK_CLICKS", "TRACK_OPENS", "MACHINE_OPEN_NETWORKS", "MACHINE_OPEN_SECONDS",
+                 "COUNTING_RATE_LIMIT"):  # fmt: skip
+        assert f"`{name}`" in (docs / "settings.md").read_text(), name
+        assert f"`{name}`" in (docs / "privacy.md").read_text(), name

@@ -24,7 +24,7 @@ from newsletters.admin.forms import (
 from newsletters.errors import NewsletterError
 from newsletters.locales import language_name, languages
 from newsletters.models import Issue, IssueStatus, Story, utcnow
-from newsletters.services.issues import compose, control, editing, lineup
+from newsletters.services.issues import compose, control, editing, lineup, totals
 from newsletters.services.issues.schedule import local, period_label
 
 FIELD_FORMS = {
@@ -254,6 +254,7 @@ def editor_page(
         error_field=error_field,
         unsaved=unsaved,
         languages=[(code, language_name(code)) for code in languages()],
+        counted=None if issue.status == IssueStatus.DRAFT else totals.issue_totals(issue),
     )
     return page, status
 

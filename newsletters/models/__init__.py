@@ -12,6 +12,7 @@ from newsletters.models.issue import (
     IssueTranslation,
     Story,
 )
+from newsletters.models.issue_link import IssueLink
 from newsletters.models.newsletter import Cadence, Newsletter
 from newsletters.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from newsletters.models.subscriber import (
@@ -37,6 +38,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Issue",
+    "IssueLink",
     "IssueStatus",
     "IssueTranslation",
     "IdempotencyRecord",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -109,6 +110,12 @@ class Issue(db.Model):
     # Set once a delivery row exists for every subscriber who was active then.
     materialized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Counting, privately: whether it was on when the issue was rendered, and the issue's
+    # totals. Totals only; nothing here or anywhere says which reader opened or clicked.
+    track_clicks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    track_opens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    machine_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     newsletter: Mapped[Newsletter] = relationship()
 

@@ -1,9 +1,9 @@
 """Signed, timed tokens for the links we mail, one salt per purpose.
 
-A token only names the subscriber (by UUID, never by row id) and, for an
+A reader's token only names the subscriber (by UUID, never by row id) and, for an
 unsubscribe link, the newsletter. Erasing the subscriber therefore kills every
 link they were ever sent, and a token made for one purpose is worthless for
-another.
+another. A counting token (click, open) names only an issue and a link: no reader.
 """
 
 import enum
@@ -23,6 +23,9 @@ class Purpose(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     SIGNUP_FORM = "signup-form"
     VIEW = "view"  # a reader's own copy of an issue on the web: names the reader and issue
+    # Counting: these name an issue (and a link's position in it), never a reader.
+    CLICK = "click"
+    OPEN = "open"
 
 
 def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
@@ -42,6 +45,9 @@ def _max_age(purpose: Purpose) -> int | None:
         Purpose.UNSUBSCRIBE: config["LINK_TOKEN_MAX_AGE"],
         Purpose.SIGNUP_FORM: config["SIGNUP_FORM_MAX_AGE"],
         Purpose.VIEW: config["LINK_TOKEN_MAX_AGE"],
+        # A link in a sent email keeps working for as long as the email is kept.
+        Purpose.CLICK: 0,
+        Purpose.OPEN: 0,
     }
     return ages[purpose] or None
 

@@ -211,7 +211,7 @@ def start_sending(
     Only one renderer wins; a concurrent run (or an editor's save) finds it sending.
     """
     rendering = sending_values(newsletter, issue, stories, now, forced)
-    return _move(issue, IssueStatus.DRAFT, then=rendering.save_translations, **rendering.columns)
+    return _move(issue, IssueStatus.DRAFT, then=rendering.save_rows, **rendering.columns)
 
 
 def scheduled_due(slug: str | None, now: datetime) -> list[Issue]:

@@ -191,7 +191,7 @@ def send_now(public_id: str, now: datetime) -> Issue:
         raise InvalidInput("This issue has no stories. Add or include one before sending it.")
     rendering = compose.sending_values(newsletter, issue, stories, now, issue.period_end > now)
     _move(issue, (IssueStatus.DRAFT,), send_at=now, **rendering.columns)
-    rendering.save_translations(issue)
+    rendering.save_rows(issue)
     return issue
 
 

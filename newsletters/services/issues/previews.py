@@ -14,7 +14,14 @@ from newsletters.models import Issue, IssueStatus, Newsletter
 from newsletters.services.catalogue import newsletter_by_slug
 from newsletters.services.core.addresses import normalize_email
 from newsletters.services.core.transactions import atomic
-from newsletters.services.issues import archive, compose, editing, lineup, translations
+from newsletters.services.issues import (
+    archive,
+    compose,
+    editing,
+    lineup,
+    tracking,
+    translations,
+)
 from newsletters.services.issues.overview import issue_by_uuid
 from newsletters.services.mail import links, outbox
 from newsletters.services.mail.render import RenderedEmail
@@ -56,10 +63,12 @@ def render_preview(
     language = locales.reader_language(language)
     if issue.rendered_at is not None:
         email = translations.rendering_in(issue, language)
+        # Shown to editors, not readers: nothing they open or click in it is counted.
+        text, html = (tracking.without_counting(issue, body) for body in (email.text, email.html))
         return RenderedEmail(
             subject=email.subject,
-            text=links.fill_sample_links(email.text, sample),
-            html=links.fill_sample_links(email.html, sample),
+            text=links.fill_sample_links(text, sample),
+            html=links.fill_sample_links(html, sample),
         )
     if draft is not None and issue.status == IssueStatus.DRAFT:
         issue = _with_draft(issue, draft, now)

@@ -19,6 +19,7 @@ from newsletters.services.branding import brand_of
 from newsletters.services.catalogue import subject_template_problem
 from newsletters.services.issues import archive, translations
 from newsletters.services.issues.schedule import local, period_label
+from newsletters.services.issues.tracking import Counting, counting_for
 from newsletters.services.mail.links import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletters.services.mail.render import RenderedEmail, render_email, subject_text
 
@@ -52,11 +53,15 @@ def render_issue(
     preferences_url: str = PREFERENCES_PLACEHOLDER,
     unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
     view_url: str | None = None,
+    counting: Counting | None = None,
 ) -> RenderedEmail:
     """The issue's text and HTML, with placeholders where each reader's own links go.
 
     ``view_url`` is its "View in browser" link (none without one): see ``archive.view_link``.
+    ``counting`` gives the story links and the open pixel of an issue being sent; without
+    it the stories link straight to their URLs and there is no pixel.
     """
+    counting = counting or Counting([story.url for story in stories])
     return render_email(
         "issue",
         subject=subject_for(newsletter, issue),
@@ -69,20 +74,25 @@ def render_issue(
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe_url,
         view_url=view_url,
+        story_urls=counting.story_urls,
+        pixel_url=counting.pixel_url,
     )
 
 
 @dataclass(frozen=True)
 class SendingRendering:
-    """An issue rendered to go out: its own columns, in the default language, and its
-    rendering in each of the site's other languages."""
+    """An issue rendered to go out: its own columns, in the default language, its
+    rendering in each of the site's other languages, and its counted links."""
 
     columns: dict
     translations: dict[str, RenderedEmail]
+    counting: Counting
 
-    def save_translations(self, issue: Issue) -> None:
-        """Add the other languages' renderings, in the transaction that starts the sending."""
+    def save_rows(self, issue: Issue) -> None:
+        """Add the other languages' renderings and the counted links, in the transaction
+        that starts the sending."""
         translations.save(issue, self.translations)
+        self.counting.save(issue)
 
 
 def sending_values(
@@ -90,13 +100,17 @@ def sending_values(
 ) -> SendingRendering:
     """The issue rendered once per language, as every reader will get it: the one rendering."""
     default = locales.default_language()
+    # One set of counted links for every language: a story's position is the same in all.
+    counting = counting_for(issue, stories)
     rendered = {}
     for language in locales.languages():
         # "View in browser" opens the archive in the language the reader reads the issue in.
         asked = None if language == default else language
         view_url = archive.view_link(newsletter, issue, language=asked)
         with locales.writing_to(language):
-            rendered[language] = render_issue(newsletter, issue, stories, view_url=view_url)
+            rendered[language] = render_issue(
+                newsletter, issue, stories, view_url=view_url, counting=counting
+            )
     email = rendered.pop(default)
     columns = {
         "status": IssueStatus.SENDING,
@@ -106,5 +120,6 @@ def sending_values(
         "story_ids": [story.id for story in stories],
         "rendered_at": now,
         "forced": forced,
+        **counting.columns,
     }
-    return SendingRendering(columns, rendered)
+    return SendingRendering(columns, rendered, counting)

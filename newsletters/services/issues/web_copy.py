@@ -41,7 +41,7 @@ NUMBER = re.compile(r"[0-9]{1,4}")
 CLASS_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PLACEHOLDER = re.compile(r"__NL_[A-Z_]+__")
 # The parts of an issue email the web copy never shows.
-MAIL_ONLY = {"masthead", "issue-head", "view-in-browser", "preheader"}
+MAIL_ONLY = {"masthead", "issue-head", "view-in-browser", "preheader", "open-pixel"}
 READER_PART = "footer"  # "you're receiving this", with the reader's own links
 BODY_PART = "content"
 SUMMARY_LENGTH = 200
