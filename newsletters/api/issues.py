@@ -23,7 +23,6 @@ def _issue_json(issue: Issue, counts: dict[str, int]) -> dict:
         "period_end": issue.period_end.isoformat(),
         "sent_at": issue.rendered_at.isoformat(),
         "completed_at": issue.completed_at.isoformat() if issue.completed_at else None,
-        # Opens and clicks join these when counting them is on; see docs/api.md.
         "counts": counts,
     }
 

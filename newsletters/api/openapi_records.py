@@ -9,6 +9,7 @@ from newsletters.services.rhythm.periods import FREQUENCIES
 
 TEXT = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
+ENGAGED = "Null when the issue went out without counting these (TRACK_OPENS, TRACK_CLICKS)."
 MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 NO_READER = "No reader has this address (or it is not an address at all)."
 EMAIL = {
@@ -173,8 +174,14 @@ def schemas() -> dict:
     counts = {
         "type": "object",
         "additionalProperties": False,
-        "required": list(sent.COUNTS),
-        "properties": {name: {"type": "integer", "minimum": 0} for name in sent.COUNTS},
+        "required": [*sent.COUNTS, *sent.ENGAGEMENT],
+        "properties": {
+            **{name: {"type": "integer", "minimum": 0} for name in sent.COUNTS},
+            **{
+                name: {"type": ["integer", "null"], "minimum": 0, "description": ENGAGED}
+                for name in sent.ENGAGEMENT
+            },
+        },
     }
     issue = {
         "type": "object",

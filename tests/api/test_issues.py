@@ -15,6 +15,9 @@ def token(app, runner, seeded):
     return make_token(runner, "dashboard", "stories:write")  # any scope will do
 
 
+NOT_COUNTED = dict.fromkeys(("opens", "machine_opens", "clicks", "machine_clicks"))
+
+
 def _get(client, token, query=""):
     return client.get(f"/api/v1/issues{query}", headers={"Authorization": f"Bearer {token}"})
 
@@ -36,9 +39,26 @@ def test_issues_that_went_out_are_listed_newest_first_with_counts(client, token,
         "failed": 1,
         "bounced": 1,
         "complained": 1,  # reported twice, counted once
+        # It went out without counting opens or clicks: null, not zero.
+        "opens": None,
+        "machine_opens": None,
+        "clicks": None,
+        "machine_clicks": None,
     }
-    assert issues[0]["counts"] == dict.fromkeys(newest_sent["counts"], 0)
+    assert issues[0]["counts"] == {**dict.fromkeys(newest_sent["counts"], 0), **NOT_COUNTED}
     assert answer.get_json()["next_cursor"] is None
+
+
+def test_an_issue_that_counted_shows_its_opens_and_clicks_with_machines_apart(
+    client, token, seeded
+):
+    counted = _get(client, token).get_json()["issues"][2]
+    assert {k: counted["counts"][k] for k in NOT_COUNTED} == {
+        "opens": 5,
+        "machine_opens": 7,
+        "clicks": 5,  # both links' clicks
+        "machine_clicks": 1,
+    }
 
 
 def test_pages_follow_the_cursor_to_the_end(client, token, seeded):

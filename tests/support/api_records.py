@@ -14,6 +14,7 @@ from newsletters.models import (
     Delivery,
     DeliveryStatus,
     Issue,
+    IssueLink,
     IssueStatus,
     Newsletter,
     Subscriber,
@@ -28,6 +29,7 @@ BEN = "ben@example.com"  # never confirmed; asked for the-weekly
 WEEKLY, DAILY, CLIMATE = "the-weekly", "ai-digest", "climate-report"
 INSIDERS, OLD = "insiders", "old-times"  # private; archived
 PREFIX = "/api/v1"
+STORY_URL = "https://news.example.com/the-river"
 # HEAD and OPTIONS come with every route from Flask itself (and CORS), not from a view.
 IMPLICIT = {"HEAD", "OPTIONS"}
 ALL_SCOPES = "stories:write,subscribers:read,subscribers:write,webhooks:write"
@@ -91,7 +93,8 @@ def seed(app) -> Seeded:
     """Five newsletters, Ann and Ben, and four issues: two sent, one sending, one draft.
 
     The newest sent issue went to three readers: one delivery sent, one sent and then
-    bounced, one failed; and a complaint names the sent one.
+    bounced, one failed; and a complaint names the sent one. The older one counted opens
+    and clicks: 5 opens and 7 by machines, 3 + 2 clicks and 1 by a machine.
     """
     with app.app_context():
         n = _newsletters()
@@ -105,10 +108,25 @@ def seed(app) -> Seeded:
         now = utcnow()
         newest = _issue(n[WEEKLY], 1, IssueStatus.SENT, rendered_at=now - timedelta(days=6))
         newest.completed_at = now - timedelta(days=6)
-        older = _issue(n[WEEKLY], 2, IssueStatus.SENT, rendered_at=now - timedelta(days=13))
+        older = _issue(
+            n[WEEKLY],
+            2,
+            IssueStatus.SENT,
+            rendered_at=now - timedelta(days=13),
+            track_opens=True,
+            track_clicks=True,
+            opens=5,
+            machine_opens=7,
+        )
         sending = _issue(n[DAILY], 0, IssueStatus.SENDING, rendered_at=now - timedelta(hours=1))
         _issue(n[WEEKLY], 0, IssueStatus.DRAFT)
         db.session.flush()
+        db.session.add_all(
+            [
+                IssueLink(issue_id=older.id, position=1, url=STORY_URL, clicks=3, machine_clicks=1),
+                IssueLink(issue_id=older.id, position=2, url=STORY_URL, clicks=2),
+            ]
+        )
         sent_at = now - timedelta(days=6)
         ok = Delivery(issue_id=newest.id, subscriber_id=ann.id, status=DeliveryStatus.SENT)
         ok.sent_at = sent_at

@@ -8,7 +8,10 @@ An issue has gone out once it was rendered for sending: it is ``sending``, ``pau
 - **sent**: handed to the mail server (``sent``, or ``bounced`` by a report since);
 - **failed**: not delivered yet after an error (retried until the attempts run out);
 - **bounced**: refused for good, by the server at once or by a later report;
-- **complained**: messages a reader marked as spam (a complaint report names them).
+- **complained**: messages a reader marked as spam (a complaint report names them);
+- **opens**, **machine_opens**: fetches of the open pixel by people, and by machines
+  (image proxies, privacy protection, scanners), when the issue counted opens; else null;
+- **clicks**, **machine_clicks**: the same for its story links, when it counted clicks.
 
 Pages are keyed by (rendered time, id), so a page costs the same however deep it is
 and an issue that starts sending meanwhile shifts nothing.
@@ -28,6 +31,7 @@ from newsletters.models import (
     Delivery,
     DeliveryStatus,
     Issue,
+    IssueLink,
     IssueStatus,
 )
 from newsletters.services.catalogue import newsletter_by_slug
@@ -39,6 +43,8 @@ LIMIT = re.compile(r"[0-9]{1,3}")
 CURSOR = re.compile(r"([0-9]{1,17})\.([0-9]{1,10})")
 MAX_ID = 2**31 - 1
 COUNTS = ("recipients", "sent", "failed", "bounced", "complained")
+# Null when the issue did not count them (TRACK_OPENS, TRACK_CLICKS were off as it went out).
+ENGAGEMENT = ("opens", "machine_opens", "clicks", "machine_clicks")
 
 
 @dataclass
@@ -112,6 +118,32 @@ def _counts(issue_ids: list[int]) -> dict[int, dict[str, int]]:
     return found
 
 
+def _engagement(issues: list[Issue]) -> dict[int, dict[str, int | None]]:
+    """Each issue's opens and clicks, people and machines apart; None where it did not count."""
+    clicks = {
+        issue_id: (people, machines)
+        for issue_id, people, machines in db.session.execute(
+            select(
+                IssueLink.issue_id,
+                func.coalesce(func.sum(IssueLink.clicks), 0),
+                func.coalesce(func.sum(IssueLink.machine_clicks), 0),
+            )
+            .where(IssueLink.issue_id.in_([issue.id for issue in issues]))
+            .group_by(IssueLink.issue_id)
+        )
+    }
+    found = {}
+    for issue in issues:
+        people, machines = clicks.get(issue.id, (0, 0))
+        found[issue.id] = {
+            "opens": issue.opens if issue.track_opens else None,
+            "machine_opens": issue.machine_opens if issue.track_opens else None,
+            "clicks": people if issue.track_clicks else None,
+            "machine_clicks": machines if issue.track_clicks else None,
+        }
+    return found
+
+
 def sent_issues(
     limit: int = DEFAULT_LIMIT, cursor: str | None = None, newsletter: str | None = None
 ) -> SentPage:
@@ -132,6 +164,8 @@ def sent_issues(
     )
     issues = rows[:limit]
     counts = _counts([issue.id for issue in issues])
+    for issue_id, engagement in _engagement(issues).items():
+        counts[issue_id].update(engagement)
     more = len(rows) > limit
     return SentPage(
         [(issue, counts[issue.id]) for issue in issues], _cursor(issues[-1]) if more else None
