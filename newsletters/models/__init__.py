@@ -24,6 +24,13 @@ from newsletters.models.subscriber import (
 )
 from newsletters.models.suppression import Suppression, SuppressionReason
 from newsletters.models.types import utcnow
+from newsletters.models.webhook import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "AdminRole",
@@ -56,4 +63,9 @@ __all__ = [
     "SuppressionReason",
     "Story",
     "utcnow",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
