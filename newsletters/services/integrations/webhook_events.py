@@ -11,8 +11,9 @@ or clicked.
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from newsletters.extensions import db
@@ -73,9 +74,12 @@ def emit(event_type: str, data: dict, now: datetime | None = None) -> WebhookEve
     event = WebhookEvent(msg_id=new_msg_id(), type=event_type, payload=payload, created_at=now)
     db.session.add(event)
     db.session.flush()
+    until = now + timedelta(hours=current_app.config["WEBHOOK_RETRY_HOURS"])
     for endpoint in endpoints:
         db.session.add(
-            WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id, next_attempt_at=now)
+            WebhookDelivery(
+                endpoint_id=endpoint.id, event_id=event.id, next_attempt_at=now, retry_until=until
+            )
         )
     return event
 
