@@ -8,7 +8,7 @@ taken again. The receiver de-duplicates by ``webhook-id``, which never changes.
 
 A 2xx answer is delivered. Anything else (another status, a redirect, which is not
 followed, a refused address, no connection, silence) is a failed try, retried after
-a growing pause until ``retry_until``. A 410 disables the endpoint at once; so do
+a growing pause, the last at ``retry_until`` (WEBHOOK_RETRY_HOURS after the event). A 410 disables the endpoint at once; so do
 ``WEBHOOK_DISABLE_AFTER_DAYS`` of failures without a success, and the admins are told.
 """
 
@@ -85,7 +85,9 @@ def claim_next(now: datetime | None = None) -> WebhookDelivery | None:
         (WebhookDelivery.status == WebhookDeliveryStatus.SENDING)
         & (WebhookDelivery.claimed_at < _stale_before(now)),
     )
-    candidate = (
+    # Two statements, not an UPDATE around a locking subquery: PostgreSQL may run such a
+    # subquery once per row, and with SKIP LOCKED each run finds another row to claim.
+    candidate = db.session.scalar(
         select(WebhookDelivery.id)
         .where(due)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
@@ -93,14 +95,16 @@ def claim_next(now: datetime | None = None) -> WebhookDelivery | None:
         # On PostgreSQL concurrent dispatchers take different rows instead of queueing.
         .with_for_update(skip_locked=True)
     )
-    claimed = db.session.execute(
-        update(WebhookDelivery)
-        # Repeating the condition makes the claim safe without row locks (SQLite) too.
-        .where(WebhookDelivery.id.in_(candidate.scalar_subquery()), due)
-        .values(status=WebhookDeliveryStatus.SENDING, claimed_at=now)
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)
-    ).scalar()
+    claimed = None
+    if candidate is not None:
+        claimed = db.session.execute(
+            update(WebhookDelivery)
+            # Repeating the condition makes the claim safe without row locks (SQLite) too.
+            .where(WebhookDelivery.id == candidate, due)
+            .values(status=WebhookDeliveryStatus.SENDING, claimed_at=now)
+            .returning(WebhookDelivery.id)
+            .execution_options(synchronize_session=False)
+        ).scalar()
     db.session.commit()
     return db.session.get(WebhookDelivery, claimed) if claimed else None
 
@@ -186,10 +190,11 @@ def _record(delivery_id: int, code: int | None, error: str | None, duration, now
         webhook_endpoints.disable_endpoint(endpoint, "the endpoint answered 410 Gone", now)
     elif endpoint.enabled:
         webhook_endpoints.note_failure(endpoint, now)
-    retry_at = now + retry_pause(delivery.attempts)
-    if not endpoint.enabled or retry_at > delivery.retry_until:
+    if not endpoint.enabled or now >= delivery.retry_until:
         delivery.status = WebhookDeliveryStatus.FAILED
         return "failed"
+    # A pause that would end past the window is cut short: the last try is at its end.
+    retry_at = min(now + retry_pause(delivery.attempts), delivery.retry_until)
     delivery.status, delivery.next_attempt_at = WebhookDeliveryStatus.PENDING, retry_at
     return "retrying"
 
