@@ -8,8 +8,9 @@ taken again. The receiver de-duplicates by ``webhook-id``, which never changes.
 
 A 2xx answer is delivered. Anything else (another status, a redirect, which is not
 followed, a refused address, no connection, silence) is a failed try, retried after
-a growing pause, the last at ``retry_until`` (WEBHOOK_RETRY_HOURS after the event). A 410 disables the endpoint at once; so do
-``WEBHOOK_DISABLE_AFTER_DAYS`` of failures without a success, and the admins are told.
+a growing pause, the last at ``retry_until`` (WEBHOOK_RETRY_HOURS after the event).
+A 410 disables the endpoint at once; so do ``WEBHOOK_DISABLE_AFTER_DAYS`` of failures
+without a success, and the admins are told.
 """
 
 import json
