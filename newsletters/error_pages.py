@@ -40,10 +40,13 @@ MESSAGES = {
 }
 
 
-def _answer(status: int, code: str, title: str, message: str, template: str = "errors/error.html"):
-    """The page (or JSON) for an error; title and message are English, shown translated."""
+def _answer(
+    status: int, code: str, title: str, message: str, template: str = "errors/error.html", **extra
+):
+    """The page (or JSON) for an error; title and message are English, shown translated.
+    ``extra`` goes into the JSON error only (``field``: which input was refused)."""
     if wants_json() or request.path.startswith(("/api/", "/webhooks/")):
-        return json_error(code, message, status)
+        return json_error(code, message, status, **extra)
     page = render_template(
         template, status=status, title=translated(title), message=translated(message)
     )
@@ -57,7 +60,11 @@ def invalid_link(error: InvalidToken):
 
 def domain_error(error: NewsletterError):
     """Any other refusal by the domain."""
-    body, status = _answer(error.status, error.code, N_("We couldn't do that"), error.message)
+    field = getattr(error, "field", None)
+    extra = {"field": field} if field else {}
+    body, status = _answer(
+        error.status, error.code, N_("We couldn't do that"), error.message, **extra
+    )
     headers = {"WWW-Authenticate": 'Bearer realm="newsletters"'} if status == 401 else {}
     return body, status, headers
 

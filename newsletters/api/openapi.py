@@ -2,6 +2,7 @@
 
 from flask import current_app
 
+from newsletters.api import openapi_webhooks
 from newsletters.locales import languages
 from newsletters.services.catalogue import all_newsletters
 
@@ -128,6 +129,7 @@ def document() -> dict:
                     },
                 }
             },
+            **openapi_webhooks.paths(),
         },
         "components": {
             "securitySchemes": {
@@ -172,7 +174,7 @@ def document() -> dict:
                     },
                 }
             },
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **openapi_webhooks.schemas()},
         },
     }
 

@@ -37,7 +37,7 @@ DELIVERIES_SHOWN = 100
 
 def checked_events(events: Iterable[str]) -> list[str]:
     """The event types asked for, each once, or :class:`InvalidInput` naming the valid ones."""
-    if isinstance(events, str) or not all(isinstance(e, str) for e in events):
+    if not isinstance(events, list | tuple) or not all(isinstance(e, str) for e in events):
         raise InvalidInput("events must be a list of event types.", field="events")
     wanted = list(dict.fromkeys(e.strip() for e in events if e and e.strip()))
     unknown = [e for e in wanted if e not in EVENT_TYPES]
@@ -78,10 +78,11 @@ def add_endpoint(
 ) -> tuple[WebhookEndpoint, str]:
     """Save a new endpoint; returns it with its signing secret (``whsec_...``)."""
     event_list = checked_events(events)
+    description = _checked_description(description)
     endpoint = WebhookEndpoint(
-        url=checked_url(url),
+        url=checked_url(url),  # last: the only check that asks DNS
         events=" ".join(event_list),
-        description=_checked_description(description),
+        description=description,
         secret=webhook_signing.new_secret(),
         enabled=True,
         created_by_id=created_by_id,
@@ -113,6 +114,15 @@ def deliveries_of(
             .limit(limit)
         )
     )
+
+
+def delivery_of(endpoint: WebhookEndpoint, public_id: str) -> WebhookDelivery | None:
+    """The endpoint's delivery with this public id, if it is one of the endpoint's."""
+    try:
+        delivery = sql.by_public_id(WebhookDelivery, public_id, "No such webhook delivery.")
+    except NotFound:
+        return None
+    return delivery if delivery.endpoint_id == endpoint.id else None
 
 
 @atomic
