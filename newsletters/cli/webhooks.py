@@ -105,9 +105,12 @@ def replay(delivery_id):
 
 
 @webhooks_cli.command("deliver")
-def deliver():
+@click.option("--quiet", is_flag=True, help="Print only when something was sent or pruned.")
+def deliver(quiet):
     """One dispatch pass: send every due delivery, then prune old events (cron: every minute)."""
-    click.echo(webhook_dispatch.dispatch().summary())
+    report = webhook_dispatch.dispatch()
+    if not quiet or report.delivered or report.retrying or report.failed or report.pruned:
+        click.echo(report.summary())
 
 
 @webhooks_cli.command("prune")
