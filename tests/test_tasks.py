@@ -89,3 +89,20 @@ def test_the_worker_polls_the_bounce_mailbox(app, dovecot, worker):
     dovecot.deliver(note)
     app.extensions["celery"].send_task(POLL_BOUNCE_MAILBOX)
     _wait_for(lambda: dovecot.list("Unrecognised") == [note])
+
+
+def test_the_worker_delivers_webhooks(app, worker):
+    from newsletters.extensions import db
+    from newsletters.services.integrations import webhook_events
+    from tests.support.webhooks import add_endpoint, receiving
+
+    app.config["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] = True  # the receiver is on loopback
+    with receiving() as receiver:
+        add_endpoint(app, receiver, ["issue.sent"])
+        with app.app_context():
+            event = webhook_events.emit("issue.sent", {"issue": {"id": "1"}, "counts": {}})
+            db.session.commit()
+            msg_id = event.msg_id
+        app.extensions["celery"].send_task(DELIVER_WEBHOOKS)
+        _wait_for(lambda: receiver.ids == [msg_id])
+        assert receiver.arrivals[0].verified
