@@ -113,8 +113,11 @@ def test_after_24_hours_of_failures_the_delivery_is_given_up(app, receiver):
     with app.app_context():
         start = db.session.scalar(select(WebhookEvent.created_at))
     now = start
-    while _delivery(app)["status"] == "pending":
-        _dispatch(app, now)
+    for _ in range(20):
+        with app.app_context():
+            webhook_dispatch.dispatch(now=now, limit=3)  # a bug that retries at once ends here
+        if _delivery(app)["status"] != "pending":
+            break
         now = max(now, _delivery(app)["next"])
         assert now - start <= timedelta(hours=24), "retried past the window"
     assert _delivery(app)["status"] == "failed"

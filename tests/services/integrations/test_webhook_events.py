@@ -13,7 +13,7 @@ from newsletters.models import (
 from newsletters.services.core.transactions import atomic
 from newsletters.services.deliverability import events as bounce_events
 from newsletters.services.integrations import webhook_endpoints
-from newsletters.services.mail.links import confirm_url, unsubscribe_url
+from newsletters.services.mail.links import confirm_url, preferences_url, unsubscribe_url
 from newsletters.services.readers import audience, confirm, preferences, signup
 from newsletters.services.readers.history import Origin
 from tests.support.reader import add_demo_newsletters, statuses
@@ -125,3 +125,16 @@ def test_a_disabled_endpoint_gets_no_new_deliveries(ctx):
     webhook_endpoints.disable(key)
     _confirmed_reader("the-weekly")
     assert _events() == []
+
+
+def test_the_preference_center_confirms_what_is_ticked_and_unsubscribes_what_is_not(ctx):
+    _endpoint("subscription.confirmed", "subscription.unsubscribed")
+    reader = _confirmed_reader("the-weekly")
+    token = preferences_url(reader).rsplit("/", 1)[1]
+    preferences.update_preferences(token, ["ai-digest"], Origin(source="preferences"))
+    types = [(e.type, e.payload["data"]["newsletters"]) for e in _events()]
+    assert types == [
+        ("subscription.confirmed", ["the-weekly"]),
+        ("subscription.confirmed", ["ai-digest"]),
+        ("subscription.unsubscribed", ["the-weekly"]),
+    ]
