@@ -106,6 +106,13 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_TIMEOUT_SECONDS": 20.0,
     "OUTBOUND_MAX_BYTES": 5 * 1024 * 1024,
     "OUTBOUND_ALLOW_PRIVATE_NETWORKS": False,
+    # Outgoing webhooks: each request's deadline; retries for this many hours after the
+    # event; an endpoint failing this many days in a row is disabled; delivered and
+    # failed events are deleted after this many days.
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
+    "WEBHOOK_RETRY_HOURS": 24,
+    "WEBHOOK_DISABLE_AFTER_DAYS": 5,
+    "WEBHOOK_RETENTION_DAYS": 30,
     # Deliverability. With BOUNCE_DOMAIN set, each email's envelope sender is
     # bounces+<signed token>@BOUNCE_DOMAIN, so a bounce names its message.
     "BOUNCE_DOMAIN": "",

@@ -10,6 +10,7 @@ from celery.schedules import crontab
 from flask import Flask
 
 from newsletters.services.deliverability import mailbox, stored_reports
+from newsletters.services.integrations import webhook_dispatch
 from newsletters.services.issues import workers
 from newsletters.services.mail import outbox, outbox_sending
 from newsletters.services.readers import import_runs
@@ -20,11 +21,19 @@ SEND_DIGEST = workers.SEND_DIGEST_TASK
 START_ISSUE = workers.START_ISSUE_TASK
 POLL_BOUNCE_MAILBOX = "newsletters.poll_bounce_mailbox"
 PRUNE_BOUNCE_REPORTS = "newsletters.prune_bounce_reports"
+DELIVER_WEBHOOKS = "newsletters.deliver_webhooks"
 
 
 def beat_schedule(app: Flask) -> dict:
-    """What beat starts every minute: the outbox drain, and the bounce mailbox when it is set."""
+    """What beat starts every minute: the outbox drain, the webhook deliveries, and the
+    bounce mailbox when it is set."""
     schedule = {"drain-the-outbox": {"task": DRAIN_OUTBOX, "schedule": 60.0}}
+    # A pass still waiting for a worker when the next is due is dropped, not piled up.
+    schedule["deliver-webhooks"] = {
+        "task": DELIVER_WEBHOOKS,
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    }
     # Daily, at a quiet hour (UTC): bounce reports past BOUNCE_REPORT_RETENTION_DAYS.
     schedule["prune-bounce-reports"] = {
         "task": PRUNE_BOUNCE_REPORTS,
@@ -94,6 +103,12 @@ def poll_bounce_mailbox() -> str:
 def prune_bounce_reports() -> str:
     """Delete bounce reports older than BOUNCE_REPORT_RETENTION_DAYS, in committed chunks."""
     return stored_reports.prune().summary()
+
+
+@shared_task(name=DELIVER_WEBHOOKS)
+def deliver_webhooks() -> str:
+    """Post every due webhook delivery and prune old events (scheduled every minute by beat)."""
+    return webhook_dispatch.dispatch().summary()
 
 
 @shared_task(name=SEND_DIGEST)

@@ -5,6 +5,7 @@ newsletter_settings, adding and changing a newsletter, on the catalogue, used by
 domain: only the console and the commands change newsletters);
 rhythm/ (the periods of each frequency, and a reader's change of rhythm) and
 branding (a newsletter's logo, accent and footer rules) under the catalogue;
+integrations/ (outgoing webhooks, told of changes by the domains) under them;
 core/ at the bottom; models under everything. A blueprint, command or task may
 use any service, but no service reaches back up into them.
 """
@@ -21,10 +22,11 @@ ALLOWED = {
     "rhythm": {"core"},
     "catalogue": {"rhythm", "branding", "core"},
     "newsletter_settings": {"catalogue", "rhythm", "branding", "core"},
-    "readers": {"mail"} | LOW,
-    "issues": {"mail"} | LOW,
+    "integrations": {"mail"} | LOW,
+    "readers": {"mail", "integrations"} | LOW,
+    "issues": {"mail", "integrations"} | LOW,
     "console": {"mail"} | LOW,
-    "deliverability": {"readers", "issues", "console", "mail"} | LOW,
+    "deliverability": {"readers", "issues", "console", "mail", "integrations"} | LOW,
     "demo": {"readers", "issues", "mail"} | LOW,
 }
 ABOVE_SERVICES = ("newsletters.public", "newsletters.admin", "newsletters.api", "newsletters.cli",

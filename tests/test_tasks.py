@@ -6,7 +6,12 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from newsletters.tasks import DRAIN_OUTBOX, POLL_BOUNCE_MAILBOX, PRUNE_BOUNCE_REPORTS
+from newsletters.tasks import (
+    DELIVER_WEBHOOKS,
+    DRAIN_OUTBOX,
+    POLL_BOUNCE_MAILBOX,
+    PRUNE_BOUNCE_REPORTS,
+)
 from tests.support.bounce_mail import person_wrote
 from tests.support.outbox import queue, rows
 from tests.support.reader import add_demo_newsletters, sign_up
@@ -72,6 +77,8 @@ def test_beat_polls_the_bounce_mailbox_every_minute_only_when_one_is_set(setting
     schedule = make_app({**settings, "BOUNCE_MAILBOX_URL": url}).extensions["celery"].conf
     entries = {entry["task"]: entry["schedule"] for entry in schedule.beat_schedule.values()}
     entries.pop(PRUNE_BOUNCE_REPORTS)  # daily whatever the settings: see test_bounces_prune.py
+    # Every minute whatever the settings: a pass with no endpoints costs one query.
+    assert entries.pop(DELIVER_WEBHOOKS) == 60.0
     expected = {DRAIN_OUTBOX: 60.0, POLL_BOUNCE_MAILBOX: 60.0} if url else {DRAIN_OUTBOX: 60.0}
     assert entries == expected
 
@@ -82,3 +89,20 @@ def test_the_worker_polls_the_bounce_mailbox(app, dovecot, worker):
     dovecot.deliver(note)
     app.extensions["celery"].send_task(POLL_BOUNCE_MAILBOX)
     _wait_for(lambda: dovecot.list("Unrecognised") == [note])
+
+
+def test_the_worker_delivers_webhooks(app, worker):
+    from newsletters.extensions import db
+    from newsletters.services.integrations import webhook_events
+    from tests.support.webhooks import add_endpoint, receiving
+
+    app.config["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] = True  # the receiver is on loopback
+    with receiving() as receiver:
+        add_endpoint(app, receiver, ["issue.sent"])
+        with app.app_context():
+            event = webhook_events.emit("issue.sent", {"issue": {"id": "1"}, "counts": {}})
+            db.session.commit()
+            msg_id = event.msg_id
+        app.extensions["celery"].send_task(DELIVER_WEBHOOKS)
+        _wait_for(lambda: receiver.ids == [msg_id])
+        assert receiver.arrivals[0].verified

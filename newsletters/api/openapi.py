@@ -2,13 +2,13 @@
 
 from flask import current_app
 
-from newsletters.api import openapi_records
+from newsletters.api import openapi_records, openapi_webhooks
 from newsletters.api.openapi_shapes import errors, json_body
 from newsletters.locales import languages
 from newsletters.services.catalogue import all_newsletters
 
 # Each part describes more routes: a module with paths() and schemas(), merged below.
-PARTS = (openapi_records,)
+PARTS = (openapi_records, openapi_webhooks)
 
 
 def document() -> dict:

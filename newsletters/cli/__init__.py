@@ -8,11 +8,12 @@ from newsletters.cli.catalogue import newsletter_cli
 from newsletters.cli.issues import digest_cli, feeds_cli
 from newsletters.cli.operations import admin_cli, check, outbox_cli
 from newsletters.cli.readers import subscribers_cli
+from newsletters.cli.webhooks import webhooks_cli
 
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to ``flask``."""
     groups = (newsletter_cli, outbox_cli, digest_cli, feeds_cli, admin_cli, subscribers_cli)
-    for group in (*groups, bounces_cli):
+    for group in (*groups, bounces_cli, webhooks_cli):
         app.cli.add_command(group)
     app.cli.add_command(check)

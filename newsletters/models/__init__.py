@@ -25,6 +25,13 @@ from newsletters.models.subscriber import (
 )
 from newsletters.models.suppression import Suppression, SuppressionReason
 from newsletters.models.types import utcnow
+from newsletters.models.webhook import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "AdminRole",
@@ -58,4 +65,9 @@ __all__ = [
     "SuppressionReason",
     "Story",
     "utcnow",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -19,6 +19,8 @@ class OutboxKind(enum.StrEnum):
     PREFERENCES_LINK = "preferences_link"
     # An issue mailed to one address by an editor, to see how it looks.
     TEST = "test"
+    # A notice to the site's admins, e.g. a webhook endpoint that was disabled.
+    ADMIN_NOTICE = "admin_notice"
 
 
 class OutboxStatus(enum.StrEnum):

@@ -16,6 +16,11 @@ OWNER_ONLY = {
     "admin.api_tokens_page",
     "admin.revoke_api_token",
     "admin.reset_two_factor",
+    "admin.webhooks_page",
+    "admin.webhook_page",
+    "admin.disable_webhook",
+    "admin.enable_webhook",
+    "admin.replay_webhook_delivery",
 }
 SIGN_IN_PAGES = {"admin.login", "admin.login_code"}
 
@@ -28,6 +33,8 @@ def _admin_urls(app):
         "key": "the-weekly",  # an issue's id, or a newsletter's slug (its next issue)
         "suppression_id": 1,
         "token_id": 1,
+        "endpoint_id": str(uuid.uuid4()),
+        "delivery_id": str(uuid.uuid4()),
     }
     with app.test_request_context():
         from flask import url_for

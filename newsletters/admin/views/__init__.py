@@ -13,4 +13,5 @@ from newsletters.admin.views import (  # noqa: F401
     newsletters,
     subscribers,
     tokens,
+    webhooks,
 )

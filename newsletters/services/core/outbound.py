@@ -8,7 +8,8 @@ that an admin's URL cannot reach into this machine or its network. A request:
 - is refused when *any* address its host resolves to is not on the public
   internet (:func:`is_public_address`), connects to exactly the address checked
   and checks the peer again, so DNS rebinding after the check changes nothing;
-- follows at most ``max_redirects`` redirects itself, each hop checked alike;
+- follows at most ``max_redirects`` redirects itself, each hop checked alike,
+  or none with ``follow_redirects=False`` (webhooks: the 3xx is the answer);
 - keeps one deadline for the whole exchange and reads at most ``max_bytes``.
 
 ``OUTBOUND_ALLOW_PRIVATE_NETWORKS`` lifts the address rule (development and
@@ -111,6 +112,23 @@ def check_url(url: str) -> Target:
     return Target(url, scheme, host, port or SCHEMES[scheme], path + (f"?{query}" if query else ""))
 
 
+def check_destination(url: str) -> Target:
+    """:func:`check_url`, and the address rule for the addresses the host resolves to now.
+
+    For a URL saved to be posted to later (a webhook endpoint): refused at once rather
+    than at the first delivery. :func:`fetch` still checks again every time.
+    """
+    target = check_url(url)
+    budget = budgets.Budget(
+        0.0, 0.0, 0, bool(current_app.config["OUTBOUND_ALLOW_PRIVATE_NETWORKS"])
+    )
+    try:
+        _vetted_addresses(target, budget)
+    except OSError:
+        raise OutboundRefused(f"the host name {target.host} does not resolve") from None
+    return target
+
+
 def is_allowed_address(address: str) -> bool:
     """The address rule :func:`fetch` applies (tests replace it to make one loopback public)."""
     return is_public_address(address)
@@ -131,6 +149,7 @@ def fetch(
     max_bytes: int | None = None,
     timeout: float | None = None,
     max_redirects: int = 5,
+    follow_redirects: bool = True,
 ) -> OutboundResponse:
     """Send one request under the rule above, following redirects; see the module's notes."""
     config = current_app.config
@@ -143,7 +162,7 @@ def fetch(
     for _ in range(max_redirects + 1):
         response = _exchange(target, method, body, headers, budget)
         location = response.headers.get("Location") if response.status in REDIRECTS else None
-        if not location:
+        if not location or not follow_redirects:
             return response
         try:
             after = check_url(urljoin(target.url, location))

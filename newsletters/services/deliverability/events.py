@@ -34,6 +34,7 @@ from newsletters.models import (
 from newsletters.services.console.audit import Actor, record
 from newsletters.services.core.transactions import atomic
 from newsletters.services.deliverability.matching import Match, match_report
+from newsletters.services.integrations import webhook_events
 from newsletters.services.mail import suppressions
 from newsletters.services.readers.history import Origin, record_event
 from newsletters.services.readers.preferences import leave
@@ -209,6 +210,19 @@ def _write_down(event: BounceEvent, match: Match, report: BounceReport) -> None:
         kind = EventKind.COMPLAINED if event.kind == BounceKind.COMPLAINT else EventKind.BOUNCED
         newsletters = [match.issue.newsletter] if match.issue else []
         record_event(match.subscriber, kind, newsletters, _origin(event), detail=detail)
+    webhook_events.delivery_reported(
+        event.kind == BounceKind.COMPLAINT,
+        match.address,
+        {
+            "kind": str(event.kind),
+            "status": report.status,
+            "reason": report.detail,
+            "outcome": report.outcome,
+            "source": event.source,
+        },
+        match.issue,
+        str(match.subscriber.uuid) if match.subscriber else None,
+    )
     if report.outcome != "counted":
         target = (
             str(match.subscriber.uuid)

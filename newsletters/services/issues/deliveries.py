@@ -28,6 +28,7 @@ from newsletters.models import (
     utcnow,
 )
 from newsletters.services.core.sql import insert
+from newsletters.services.issues import completion
 from newsletters.services.mail import suppressions
 from newsletters.services.rhythm.choice import rhythm_at_sql
 
@@ -266,14 +267,7 @@ def release_claim(token: str, issue_id: int) -> int:
 
 def status_counts(issue: Issue) -> dict[str, int]:
     """Deliveries of an issue by status."""
-    rows = db.session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.issue_id == issue.id)
-        .group_by(Delivery.status)
-    ).all()
-    counts = {status.value: 0 for status in DeliveryStatus}
-    counts.update({status.value: count for status, count in rows})
-    return counts
+    return completion.delivery_counts(issue)
 
 
 def finish_if_done(issue: Issue) -> bool:
@@ -290,11 +284,6 @@ def finish_if_done(issue: Issue) -> bool:
     )
     if open_rows or issue.materialized_at is None:
         return False
-    db.session.execute(
-        update(Issue)
-        .where(Issue.id == issue.id, Issue.status == IssueStatus.SENDING)
-        .values(status=IssueStatus.SENT, completed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    completion.mark_sent(issue)
     db.session.commit()
     return True

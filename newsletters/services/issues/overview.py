@@ -5,9 +5,10 @@ from sqlalchemy import func, select, update
 
 from newsletters.errors import IssueStateConflict
 from newsletters.extensions import db
-from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus, utcnow
+from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from newsletters.services.core import sql
 from newsletters.services.core.transactions import atomic
+from newsletters.services.issues import completion
 from newsletters.services.issues.deliveries import OUTCOME_NAMES
 
 
@@ -42,7 +43,7 @@ def cancel_failures(public_id: str) -> int:
         .execution_options(synchronize_session=False)
     )
     if issue.status == IssueStatus.SENDING and issue.materialized_at is not None:
-        issue.status, issue.completed_at = IssueStatus.SENT, utcnow()
+        completion.mark_sent(issue)
     return result.rowcount
 
 

@@ -27,6 +27,7 @@ from newsletters.models import (
 from newsletters.services.catalogue import newsletter_by_slug
 from newsletters.services.core import sql
 from newsletters.services.core.transactions import atomic
+from newsletters.services.integrations import webhook_events
 from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices, preferences
 from newsletters.services.readers.confirm import awaiting_confirmation, claim_reader_mail
@@ -257,4 +258,5 @@ def erase(public_id: str) -> str:
         .execution_options(synchronize_session=False)
     )
     db.session.delete(subscriber)
+    webhook_events.subscriber_erased(key, address)
     return key

@@ -25,6 +25,7 @@ from newsletters.models import (
 )
 from newsletters.services.core.tokens import Purpose
 from newsletters.services.core.transactions import atomic
+from newsletters.services.integrations import webhook_events
 from newsletters.services.mail import suppressions
 from newsletters.services.readers import notices
 from newsletters.services.readers.history import Origin, record_event
@@ -128,6 +129,7 @@ def confirm_subscription(token: str, origin: Origin) -> Outcome:
             detail={"requests": _request_details(confirmed)},
         )
         notices.queue_welcome(subscriber, activated)
+        webhook_events.subscription_confirmed(subscriber, activated)
     return Outcome(subscriber=subscriber, added=[s.newsletter for s in confirmed])
 
 

@@ -24,6 +24,7 @@ from newsletters.services.catalogue import newsletter_by_uuid, public_newsletter
 from newsletters.services.core.addresses import mask_email, normalize_email
 from newsletters.services.core.tokens import Purpose, read_token
 from newsletters.services.core.transactions import atomic
+from newsletters.services.integrations import webhook_events
 from newsletters.services.readers import notices
 from newsletters.services.readers.confirm import claim_reader_mail
 from newsletters.services.readers.history import Origin, record_event
@@ -210,6 +211,11 @@ def _record_preferences(
         consent_version=version if outcome.added else None,
         detail=detail,
     )
+    # The preference link proves the address, so a newsletter ticked there is confirmed.
+    if outcome.added:
+        webhook_events.subscription_confirmed(subscriber, outcome.added)
+    if outcome.removed:
+        webhook_events.subscription_unsubscribed(subscriber, outcome.removed, origin.source)
 
 
 def unsubscribe_link_target(token: str) -> tuple[Subscriber, Newsletter | None]:
@@ -247,6 +253,7 @@ def leave(subscriber: Subscriber, newsletter: Newsletter | None, origin: Origin)
             outcome.removed.append(subscription.newsletter)
     if outcome.removed:
         record_event(subscriber, EventKind.UNSUBSCRIBED, outcome.removed, origin)
+        webhook_events.subscription_unsubscribed(subscriber, outcome.removed, origin.source)
     return outcome
 
 

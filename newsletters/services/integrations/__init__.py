@@ -1,0 +1,1 @@
+"""Integrations: what the service tells other systems (signed outgoing webhooks)."""
