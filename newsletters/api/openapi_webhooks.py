@@ -1,18 +1,18 @@
 """The OpenAPI paths and schemas of the webhook endpoints API, merged into :mod:`.openapi`."""
 
+from newsletters.api.openapi_shapes import errors, json_body
 from newsletters.services.integrations.webhook_events import EVENT_TYPES
 
-ERROR = {"$ref": "#/components/schemas/Error"}
 SECURITY = [{"bearer": ["webhooks:write"]}]
-REASONS = {
-    400: (
+# What the general error words mean on these routes.
+WORDS = {
+    "e400": (
         "The request is malformed (an id with control characters, say) or refused (its URL, "
         "its events); nothing was changed."
     ),
-    401: "A valid token is required.",
-    403: "The token lacks the webhooks:write scope.",
-    404: "No such webhook endpoint or delivery.",
-    413: "The body is too large.",
+    "e401": "A valid token is required.",
+    "e403": "The token lacks the webhooks:write scope.",
+    "e404": "No such webhook endpoint or delivery.",
 }
 ENDPOINT_ID = {
     "name": "endpoint_id",
@@ -22,20 +22,6 @@ ENDPOINT_ID = {
     "schema": {"type": "string"},
 }
 DELIVERY_ID = {**ENDPOINT_ID, "name": "delivery_id", "description": "The delivery's id."}
-
-
-def _errors(*codes: int) -> dict:
-    return {
-        str(code): {
-            "description": REASONS[code],
-            "content": {"application/json": {"schema": ERROR}},
-        }
-        for code in codes
-    }
-
-
-def _json(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _object(**properties) -> dict:
@@ -56,11 +42,11 @@ def paths() -> dict:
                 "operationId": "listWebhooks",
                 "security": SECURITY,
                 "responses": {
-                    "200": _json(
-                        "Every endpoint, newest first.",
+                    "200": json_body(
                         _object(webhooks={"type": "array", "items": _ref("WebhookEndpoint")}),
+                        "Every endpoint, newest first.",
                     ),
-                    **_errors(401, 403),
+                    **errors(401, 403, 503, **WORDS),
                 },
             },
             "post": {
@@ -77,11 +63,11 @@ def paths() -> dict:
                     "content": {"application/json": {"schema": _ref("WebhookRequest")}},
                 },
                 "responses": {
-                    "201": _json(
-                        "Added. Keep the secret: it is not shown again.",
+                    "201": json_body(
                         _object(webhook=_ref("WebhookEndpointWithSecret")),
+                        "Added. Keep the secret: it is not shown again.",
                     ),
-                    **_errors(400, 401, 403, 413),
+                    **errors(400, 401, 403, 413, 503, **WORDS),
                 },
             },
         },
@@ -92,14 +78,14 @@ def paths() -> dict:
                 "operationId": "getWebhook",
                 "security": SECURITY,
                 "responses": {
-                    "200": _json(
-                        "The endpoint and its latest 100 deliveries, newest first.",
+                    "200": json_body(
                         _object(
                             webhook=_ref("WebhookEndpoint"),
                             deliveries={"type": "array", "items": _ref("WebhookDelivery")},
                         ),
+                        "The endpoint and its latest 100 deliveries, newest first.",
                     ),
-                    **_errors(400, 401, 403, 404),
+                    **errors(400, 401, 403, 404, 503, **WORDS),
                 },
             },
             "delete": {
@@ -112,8 +98,8 @@ def paths() -> dict:
                 "operationId": "disableWebhook",
                 "security": SECURITY,
                 "responses": {
-                    "200": _json("Disabled.", one),
-                    **_errors(400, 401, 403, 404),
+                    "200": json_body(one, "Disabled."),
+                    **errors(400, 401, 403, 404, 503, **WORDS),
                 },
             },
         },
@@ -124,11 +110,11 @@ def paths() -> dict:
                 "operationId": "replayWebhookDelivery",
                 "security": SECURITY,
                 "responses": {
-                    "202": _json(
-                        "Queued: the next dispatch pass sends it, with a fresh retry window.",
+                    "202": json_body(
                         _object(delivery=_ref("WebhookDelivery")),
+                        "Queued: the next dispatch pass sends it, with a fresh retry window.",
                     ),
-                    **_errors(400, 401, 403, 404),
+                    **errors(400, 401, 403, 404, 503, **WORDS),
                 },
             },
         },

@@ -4,9 +4,10 @@
 audit trail stays whole, and its events stop at once. Registered on the API's ``bp``.
 """
 
-from flask import jsonify, request
+from flask import jsonify
 
-from newsletters.api.routes import _json_object, bp
+from newsletters.api import access
+from newsletters.api.routes import bp, json_object
 from newsletters.errors import NotFound
 from newsletters.models import WebhookDelivery, WebhookEndpoint
 from newsletters.services.console import api_tokens, audit
@@ -50,8 +51,8 @@ def delivery_json(delivery: WebhookDelivery) -> dict:
 
 
 def _caller() -> audit.Actor:
-    token = api_tokens.authenticate(request.headers.get("Authorization"), api_tokens.WEBHOOKS_WRITE)
-    return audit.Actor(None, f"api token {token.name}"[:320], request.remote_addr)
+    """The token's name, for the audit log, once it is known to hold ``webhooks:write``."""
+    return access.actor(access.require_token(api_tokens.WEBHOOKS_WRITE))
 
 
 @bp.get("/webhooks")
@@ -65,7 +66,7 @@ def list_webhooks():
 def create_webhook():
     """Add an endpoint: 201 with its signing secret, shown this once."""
     actor = _caller()
-    payload = _json_object()
+    payload = json_object()
     endpoint, secret = audit.audited(
         actor,
         "webhook.add",

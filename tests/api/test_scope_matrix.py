@@ -7,8 +7,11 @@ route needs for every credential below to be tried against it.
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import select
 
-from newsletters.extensions import limiter
+from newsletters.extensions import db, limiter
+from newsletters.models import WebhookDelivery
+from newsletters.services.integrations import webhook_endpoints, webhook_events
 from tests.support.api_records import PREFIX, WEEKLY, api_routes, make_token, seed
 from tests.support.readers import add_active_readers
 
@@ -47,6 +50,16 @@ ROUTES = [
     Route("GET", "/subscribers/{email}", "subscribers:read"),
     Route("PATCH", "/subscribers/{email}", "subscribers:write", {"newsletters": [WEEKLY]}),
     Route("DELETE", "/subscribers/{email}", "subscribers:write"),
+    Route("GET", "/webhooks", "webhooks:write"),
+    Route(
+        "POST",
+        "/webhooks",
+        "webhooks:write",
+        {"url": "http://127.0.0.1:9/hooks/{n}", "events": ["issue.sent"]},
+    ),
+    Route("GET", "/webhooks/{endpoint_id}", "webhooks:write"),
+    Route("DELETE", "/webhooks/{endpoint_id}", "webhooks:write"),
+    Route("POST", "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", "webhooks:write"),
 ]
 
 
@@ -111,6 +124,23 @@ def _credentials(app, runner) -> list[Credential]:
 
 
 @pytest.fixture
+def settings(settings):
+    settings["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] = True  # the webhook routes' endpoint is local
+    return settings
+
+
+@pytest.fixture
+def webhook(app) -> dict[str, str]:
+    """An endpoint with one delivery waiting, for the routes that name them."""
+    with app.app_context():
+        endpoint, _ = webhook_endpoints.add_endpoint("http://127.0.0.1:9/hooks", ["issue.sent"])
+        event = webhook_events.emit("issue.sent", {"issue": "test"})
+        delivery = db.session.scalar(select(WebhookDelivery).filter_by(event_id=event.id))
+        db.session.commit()
+        return {"endpoint_id": str(endpoint.uuid), "delivery_id": str(delivery.uuid)}
+
+
+@pytest.fixture
 def credentials(app, runner):
     seed(app)
     limiter.enabled = False  # dozens of signups from one address are the point here
@@ -126,7 +156,9 @@ def test_the_table_has_every_route_of_the_api(app):
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
-def test_each_credential_is_refused_or_allowed_as_the_table_says(app, client, credentials, route):
+def test_each_credential_is_refused_or_allowed_as_the_table_says(
+    app, client, credentials, webhook, route
+):
     wrong = []
     for n, credential in enumerate(credentials):
         email = f"target-{n}@example.com"
@@ -135,7 +167,7 @@ def test_each_credential_is_refused_or_allowed_as_the_table_says(app, client, cr
         if credential.header:
             headers["Authorization"] = credential.header
         answer = client.open(
-            PREFIX + route.path.replace("{email}", email),
+            PREFIX + route.path.format(email=email, **webhook),
             method=route.method,
             headers=headers,
             json=_fill(route.body, n),
