@@ -157,6 +157,25 @@ def test_redirects_are_followed_up_to_the_limit(config, public_127_0_0_2):
         assert len([s for s in public.seen if s.path == "/loop"]) == 6
 
 
+def test_without_following_redirects_the_redirect_is_the_answer(config, public_127_0_0_2):
+    routes = {"/a": redirect("/b", 307), "/b": answer(200, b"ok")}
+    with serving(routes, host=PUBLIC_IN_TESTS) as public:
+        response = outbound.fetch(public.url("/a"), method="POST", follow_redirects=False)
+        assert response.status == 307
+        assert response.headers["Location"] == "/b"
+        assert [s.path for s in public.seen] == ["/a"]
+
+
+def test_a_destination_is_checked_before_it_is_saved(config, names, public_127_0_0_2):
+    names["hooks.example.com"] = [PUBLIC_IN_TESTS]
+    names["inside.example"] = ["10.0.0.5"]
+    assert outbound.check_destination("https://hooks.example.com/in").host == "hooks.example.com"
+    with pytest.raises(OutboundRefused, match="not a public internet address"):
+        outbound.check_destination("https://inside.example/in")
+    with pytest.raises(OutboundRefused, match="not a public internet address"):
+        outbound.check_destination("http://127.0.0.1:8080/in")
+
+
 @pytest.mark.parametrize(
     "url", ["file:///etc/passwd", "gopher://127.0.0.2:70/_stats", "ftp://feeds.example.com/x",
             "dict://127.0.0.2:11211/stats", "javascript:alert(1)", "//feeds.example.com/rss",
