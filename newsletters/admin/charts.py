@@ -34,14 +34,7 @@ def activity_chart(activity: Activity) -> Markup:
     def y(v: int) -> float:
         return TOP + plot_h - plot_h * v / top
 
-    parts = []
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        value = round(top * fraction)
-        parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" '
-            f'y2="{y(value):.1f}"/><text class="tick" x="{LEFT - 6}" y="{y(value) + 4:.1f}" '
-            f'text-anchor="end">{value}</text>'
-        )
+    parts = _grid(top, y)
     for i in range(0, days, max(days // 6, 1)):
         parts.append(
             f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'

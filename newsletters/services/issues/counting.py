@@ -36,14 +36,7 @@ def click_target(token: str) -> tuple[int, str, datetime | None]:
 def count_click(link_id: int, fetch: Fetch) -> bool:
     """Add one click to the link (a machine's apart); True when it was a machine's."""
     machine = is_machine_click(fetch)
-    column = IssueLink.machine_clicks if machine else IssueLink.clicks
-    db.session.execute(
-        update(IssueLink)
-        .where(IssueLink.id == link_id)
-        .values({column.key: column + 1})
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    _add_one(IssueLink, link_id, IssueLink.machine_clicks if machine else IssueLink.clicks)
     return machine
 
 
@@ -64,12 +57,16 @@ def open_target(token: str) -> tuple[int, datetime | None]:
 def count_open(issue_id: int, fetch: Fetch) -> bool:
     """Add one open to the issue (a machine's apart); True when it was a machine's."""
     machine = is_machine_open(fetch)
-    column = Issue.machine_opens if machine else Issue.opens
+    _add_one(Issue, issue_id, Issue.machine_opens if machine else Issue.opens)
+    return machine
+
+
+def _add_one(model, row_id: int, column) -> None:
+    """One more in a counter, added by the database: concurrent requests never lose one."""
     db.session.execute(
-        update(Issue)
-        .where(Issue.id == issue_id)
+        update(model)
+        .where(model.id == row_id)
         .values({column.key: column + 1})
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return machine
