@@ -80,8 +80,12 @@ def drain(limit: int | None = None) -> SendReport:
                 # On PostgreSQL concurrent drains take different rows instead of queueing.
                 .with_for_update(skip_locked=True)
             )
-            claimed = _claim(OutboxMessage.id.in_(due.scalar_subquery()))
+            # Two statements, not UPDATE ... WHERE id IN (this): PostgreSQL may run a locking
+            # LIMIT subquery again for every row it updates, and so claim every due message.
+            ids = list(db.session.scalars(due))
+            claimed = _claim(OutboxMessage.id.in_(ids)) if ids else []
             if not claimed:
+                db.session.commit()  # let go of the locks taken while finding none
                 break
             report.add(_deliver(claimed, transport))
     return report

@@ -271,3 +271,18 @@ def test_retries_back_off_exponentially_up_to_a_cap_then_give_up(app, runner, sm
     _make_due(app)
     assert "sent 0" in _drain(runner)
     assert smtp_server.recipients == []
+
+
+def test_a_drain_with_a_limit_claims_one_batch_at_a_time_and_leaves_the_rest_waiting(
+    app, smtp_server, monkeypatch
+):
+    """A bounded drain (a Celery task's share, say) takes batches of BATCH_SIZE, not every
+    due message at once: on PostgreSQL a locking LIMIT inside IN (...) once claimed them all."""
+    monkeypatch.setattr(outbox_sending, "BATCH_SIZE", 10)
+    queue(app, *[f"reader{n}@example.com" for n in range(35)])
+    with app.app_context():
+        report = outbox_sending.drain(limit=10)
+    assert report.sent == 10
+    assert len(smtp_server.recipients) == 10
+    statuses = Counter(status for status, _ in rows(app).values())
+    assert statuses == {"sent": 10, "pending": 25}  # nothing left claimed and unsent
