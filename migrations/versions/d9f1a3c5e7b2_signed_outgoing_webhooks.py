@@ -48,11 +48,14 @@ def upgrade():
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("subscriber_key", sa.String(length=36), nullable=True),
+        sa.Column("forget", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("msg_id"),
     )
     with op.batch_alter_table("webhook_event", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_event_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_webhook_event_subscriber_key", ["subscriber_key"], unique=False)
     op.create_table(
         "webhook_delivery",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -9,7 +9,18 @@ import enum
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletters.extensions import db
@@ -67,6 +78,10 @@ class WebhookEvent(db.Model):
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The reader it is about (their public id), so that erasing them forgets it too.
+    subscriber_key: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Their reader was erased: deleted as soon as every endpoint has had it.
+    forget: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<WebhookEvent {self.msg_id} {self.type}>"

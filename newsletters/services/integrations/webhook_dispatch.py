@@ -201,7 +201,8 @@ def _record(delivery_id: int, code: int | None, error: str | None, duration, now
 
 
 def prune(now: datetime | None = None) -> int:
-    """Delete events past WEBHOOK_RETENTION_DAYS whose deliveries are all finished."""
+    """Delete events whose deliveries are all finished and that are past
+    WEBHOOK_RETENTION_DAYS, or are about a reader who was erased since."""
     cutoff = (now or utcnow()) - timedelta(days=current_app.config["WEBHOOK_RETENTION_DAYS"])
     unfinished = exists().where(
         WebhookDelivery.event_id == WebhookEvent.id,
@@ -212,7 +213,7 @@ def prune(now: datetime | None = None) -> int:
         ids = list(
             db.session.scalars(
                 select(WebhookEvent.id)
-                .where(WebhookEvent.created_at < cutoff, ~unfinished)
+                .where(or_(WebhookEvent.created_at < cutoff, WebhookEvent.forget), ~unfinished)
                 .limit(PRUNE_BATCH)
             )
         )

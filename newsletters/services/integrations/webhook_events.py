@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from newsletters.extensions import db
 from newsletters.models import (
@@ -52,7 +52,9 @@ def _when(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def emit(event_type: str, data: dict, now: datetime | None = None) -> WebhookEvent | None:
+def emit(
+    event_type: str, data: dict, now: datetime | None = None, subscriber_key: str | None = None
+) -> WebhookEvent | None:
     """Write one event, and its deliveries, in the caller's transaction.
 
     Nothing is written when no enabled endpoint wants the type: an event nobody
@@ -71,7 +73,13 @@ def emit(event_type: str, data: dict, now: datetime | None = None) -> WebhookEve
         return None
     now = now or utcnow()
     payload = {"type": event_type, "timestamp": _when(now), "data": data}
-    event = WebhookEvent(msg_id=new_msg_id(), type=event_type, payload=payload, created_at=now)
+    event = WebhookEvent(
+        msg_id=new_msg_id(),
+        type=event_type,
+        payload=payload,
+        created_at=now,
+        subscriber_key=subscriber_key,
+    )
     db.session.add(event)
     db.session.flush()
     until = now + timedelta(hours=current_app.config["WEBHOOK_RETRY_HOURS"])
@@ -97,6 +105,7 @@ def subscription_confirmed(subscriber: Subscriber, newsletters: list[Newsletter]
     emit(
         SUBSCRIPTION_CONFIRMED,
         {"subscriber": _reader(subscriber), "newsletters": _slugs(newsletters)},
+        subscriber_key=str(subscriber.uuid),
     )
 
 
@@ -105,12 +114,26 @@ def subscription_unsubscribed(
 ) -> None:
     """The reader left these newsletters (``source``: link, preferences, admin, report:...)."""
     data = {"subscriber": _reader(subscriber), "newsletters": _slugs(newsletters), "source": source}
-    emit(SUBSCRIPTION_UNSUBSCRIBED, data)
+    emit(SUBSCRIPTION_UNSUBSCRIBED, data, subscriber_key=str(subscriber.uuid))
 
 
 def subscriber_erased(subscriber_id: str, email: str) -> None:
-    """The reader was forgotten: a CRM should delete what it holds about the address too."""
-    emit(SUBSCRIBER_ERASED, {"subscriber": {"id": subscriber_id, "email": email}})
+    """The reader was forgotten: a CRM should delete what it holds about the address too.
+
+    Every event about them, this one included, is marked to be forgotten: it goes on to
+    the endpoints still waiting for it, and is deleted by the first dispatch pass after
+    (:func:`webhook_dispatch.prune`), instead of after WEBHOOK_RETENTION_DAYS."""
+    emit(
+        SUBSCRIBER_ERASED,
+        {"subscriber": {"id": subscriber_id, "email": email}},
+        subscriber_key=subscriber_id,
+    )
+    db.session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.subscriber_key == subscriber_id)
+        .values(forget=True)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def delivery_reported(
@@ -124,7 +147,7 @@ def delivery_reported(
         "issue": str(issue.uuid) if issue else None,
         "newsletter": issue.newsletter.slug if issue else None,
     }
-    emit(DELIVERY_COMPLAINED if complaint else DELIVERY_BOUNCED, data)
+    emit(DELIVERY_COMPLAINED if complaint else DELIVERY_BOUNCED, data, subscriber_key=subscriber_id)
 
 
 def issue_sent(issue: Issue, counts: dict[str, int]) -> None:
