@@ -3,7 +3,7 @@
 An endpoint's URL passes the outbound rules when it is added (scheme, no
 credentials, a public address) and again at every delivery. It is disabled at
 once by a 410, or after ``WEBHOOK_DISABLE_AFTER_DAYS`` of failures without a
-success; then its waiting deliveries are marked failed and the admins are mailed.
+success; then its waiting deliveries are marked failed and the owners are mailed.
 """
 
 from collections.abc import Iterable
@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.extensions import db
 from newsletters.models import (
+    AdminRole,
     AdminUser,
     OutboxKind,
     WebhookDelivery,
@@ -161,7 +162,7 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str, now: datetime) -> N
     if not endpoint.enabled:
         return
     _stop(endpoint, reason, now)
-    _tell_admins(endpoint, reason)
+    _tell_owners(endpoint, reason)
 
 
 def note_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
@@ -174,7 +175,7 @@ def note_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
         disable_endpoint(endpoint, f"every delivery failed for {days} days", now)
 
 
-def _tell_admins(endpoint: WebhookEndpoint, reason: str) -> None:
+def _tell_owners(endpoint: WebhookEndpoint, reason: str) -> None:
     site = current_app.config["SITE_URL"].rstrip("/")
     email = render_email(
         "webhook_disabled",
@@ -185,8 +186,11 @@ def _tell_admins(endpoint: WebhookEndpoint, reason: str) -> None:
         endpoint_id=str(endpoint.uuid),
         console_url=f"{site}/admin/webhooks/{endpoint.uuid}",
     )
-    admins = db.session.scalars(select(AdminUser).where(AdminUser.is_enabled.is_(True)))
-    for admin in admins:
+    # The owners: only they can see, enable or replace an endpoint (editors cannot).
+    owners = db.session.scalars(
+        select(AdminUser).where(AdminUser.is_enabled.is_(True), AdminUser.role == AdminRole.OWNER)
+    )
+    for admin in owners:
         outbox.enqueue(kind=OutboxKind.ADMIN_NOTICE, to=admin.email, email=email)
 
 

@@ -27,8 +27,9 @@ def receiver(app):
         yield running
 
 
-def test_five_days_of_failure_disable_the_endpoint_and_mail_the_admins(app, receiver, smtp_server):
+def test_five_days_of_failure_disable_the_endpoint_and_mail_the_owners(app, receiver, smtp_server):
     create_admin(app, "owner@example.com")
+    create_admin(app, "editor@example.com", role="editor")  # cannot see webhooks: not told
     add_endpoint(app, receiver)
     receiver.answer = 500
     _emit(app)
