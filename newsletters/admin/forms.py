@@ -52,6 +52,15 @@ class ConsoleForm(FlaskForm):
         return request.method == "POST"
 
 
+def show_refusal(form: FlaskForm, error, default: str | None = None):
+    """Put a service's refusal beside the field it names (else ``default``); returns that
+    field, or None when the form has no such field."""
+    field = getattr(form, error.field or default or "", None)
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    return field
+
+
 class LoginForm(ConsoleForm):
     """Sign in."""
 

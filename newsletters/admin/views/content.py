@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from newsletters.admin.blueprint import audited, bp
-from newsletters.admin.forms import ActionForm, StoryForm, TestSendForm
+from newsletters.admin.forms import ActionForm, StoryForm, TestSendForm, show_refusal
 from newsletters.errors import InvalidInput
 from newsletters.services import catalogue
 from newsletters.services.catalogue import all_newsletters
@@ -36,9 +36,7 @@ def _story_input(form: StoryForm, guid: str | None = None) -> StoryInput:
 
 
 def _refused(form: StoryForm, error: InvalidInput, story=None):
-    field = getattr(form, error.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, error.message]
+    show_refusal(form, error)
     return render_template("admin/story_form.html", form=form, story=story, error=error), 400
 
 

@@ -3,7 +3,7 @@
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from newsletters.admin.blueprint import audited, bp
-from newsletters.admin.forms import ActionForm, NewsletterForm
+from newsletters.admin.forms import ActionForm, NewsletterForm, show_refusal
 from newsletters.dev.routes import EMAIL_PREVIEW_CSP
 from newsletters.errors import InvalidInput
 from newsletters.models import utcnow
@@ -49,9 +49,7 @@ def _form_page(form: NewsletterForm, newsletter):
 
 
 def _refused(form: NewsletterForm, error: InvalidInput, **context):
-    field = getattr(form, error.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, error.message]
+    show_refusal(form, error)
     return render_template("admin/newsletter_form.html", form=form, error=error, **context), 400
 
 

@@ -1,13 +1,13 @@
 """API tokens and publishable keys (owners): list, create (the secret shown once), revoke."""
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import flash, redirect, url_for
 from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from newsletters.admin.blueprint import audited, bp, owner_only
-from newsletters.admin.forms import ActionForm, ConsoleForm
-from newsletters.errors import InvalidInput
+from newsletters.admin.forms import ConsoleForm
+from newsletters.admin.secret_pages import create_from_form, secret_page
 from newsletters.http import MAX_ROW_ID
 from newsletters.services.console import api_tokens
 
@@ -54,31 +54,16 @@ def _described(created) -> dict:
 @owner_only
 def api_tokens_page():
     """Every token and key; create one, and see its secret this once."""
-    form = TokenForm()
-    status, created = 200, None
-    if form.validate_on_submit():
-        try:
-            created = audited(
-                "api_token.create", "api_token", form.name.data, lambda: _create(form), _described
-            )
-        except InvalidInput as error:
-            field = getattr(form, error.field or "name", form.name)
-            field.errors = [*field.errors, error.message]
-            status = 400
-        else:
-            form = TokenForm(formdata=None)
-    elif form.is_submitted():
-        status = 400
-    page = render_template(
-        "admin/tokens.html",
-        form=form,
-        tokens=api_tokens.all_tokens(),
-        created=created,
-        action=ActionForm(),
+    form, created, status = create_from_form(
+        TokenForm(),
+        lambda posted: audited(
+            "api_token.create", "api_token", posted.name.data, lambda: _create(posted), _described
+        ),
+        "name",
     )
-    response = make_response(page, status)
-    response.headers["Cache-Control"] = "no-store"  # the page may hold a secret shown once
-    return response
+    return secret_page(
+        "admin/tokens.html", status, form=form, tokens=api_tokens.all_tokens(), created=created
+    )
 
 
 @bp.post(f"/tokens/<int(max={MAX_ROW_ID}):token_id>/revoke")

@@ -1,7 +1,7 @@
 """Webhook endpoints (owners): add one (the secret shown once), list, disable, enable, and
 each endpoint's deliveries with a Replay button."""
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional
@@ -9,6 +9,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from newsletters.admin.blueprint import audited, bp, owner_only
 from newsletters.admin.forms import ActionForm, ConsoleForm
+from newsletters.admin.secret_pages import create_from_form, secret_page
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.services.integrations import webhook_endpoints
 from newsletters.services.integrations.webhook_events import EVENT_TYPES
@@ -47,35 +48,24 @@ def _add(form: WebhookForm):
 @owner_only
 def webhooks_page():
     """Every endpoint with its state; add one and see its secret this once."""
-    form = WebhookForm()
-    status, created = 200, None
-    if form.validate_on_submit():
-        try:
-            created = audited(
-                "webhook.add",
-                "webhook_endpoint",
-                form.url.data[:120],
-                lambda: _add(form),
-                lambda c: {"url": c[0].url, "events": c[0].event_list},
-            )
-        except InvalidInput as error:
-            field = getattr(form, error.field or "url", form.url)
-            field.errors = [*field.errors, error.message]
-            status = 400
-        else:
-            form = WebhookForm(formdata=None)
-    elif form.is_submitted():
-        status = 400
-    page = render_template(
+    form, created, status = create_from_form(
+        WebhookForm(),
+        lambda posted: audited(
+            "webhook.add",
+            "webhook_endpoint",
+            posted.url.data[:120],
+            lambda: _add(posted),
+            lambda c: {"url": c[0].url, "events": c[0].event_list},
+        ),
+        "url",
+    )
+    return secret_page(
         "admin/webhooks.html",
+        status,
         form=form,
         endpoints=webhook_endpoints.all_endpoints(),
         created=created,
-        action=ActionForm(),
     )
-    response = make_response(page, status)
-    response.headers["Cache-Control"] = "no-store"  # the page may hold a secret shown once
-    return response
 
 
 @bp.get("/webhooks/<endpoint_id>")
