@@ -66,18 +66,27 @@ class SMTPRecorder:
     ``refuse`` makes it reject one recipient at RCPT, ``fail_data`` answers the
     next DATA commands with an error reply, and ``drop_data`` hangs up in the
     middle of the next DATA commands without answering. ``delay`` (seconds) makes
-    it a slow server: each message is answered that long after it arrives.
+    it a slow server: each message is answered that long after it arrives. It
+    offers PIPELINING (RFC 2920), as mail servers do, unless ``pipelining`` is false.
     """
 
-    def __init__(self, port: int | None = None, delay: float = 0.0, **smtp_parameters) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        delay: float = 0.0,
+        pipelining: bool = True,
+        **smtp_parameters,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.envelopes: list = []
         self.sessions: set[int] = set()
         self.refused: dict[str, str] = {}
+        self.sender_refusal: str | None = None
         self.data_faults: list[str | None] = []
         self.lock = threading.Lock()
         self.delay = delay
+        self.pipelining = pipelining
         self.running = False
         self.smtp_parameters = smtp_parameters
         self.controller: Controller | None = None
@@ -85,6 +94,10 @@ class SMTPRecorder:
     def refuse(self, address: str, reply: str = "550 5.1.1 No such user here") -> None:
         """Reject this recipient at RCPT time from now on."""
         self.refused[address] = reply
+
+    def refuse_sender(self, reply: str | None) -> None:
+        """Answer MAIL FROM with ``reply`` from now on (None: accept it again)."""
+        self.sender_refusal = reply
 
     def fail_data(self, reply: str, times: int = 1) -> None:
         """Answer the next ``times`` DATA commands with ``reply`` instead of accepting."""
@@ -94,10 +107,19 @@ class SMTPRecorder:
         """Close the connection during the next ``times`` DATA commands, without a reply."""
         self.data_faults.extend([None] * times)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Offer PIPELINING too (aiosmtpd reads pipelined commands, but does not say so)."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        """Accept the sender, and note which connection is in use."""
+        """Accept the sender (unless told not to), and note which connection is in use."""
         with self.lock:
             self.sessions.add(id(session))
+        if self.sender_refusal:
+            return self.sender_refusal
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"

@@ -2,6 +2,8 @@
 
 ``cut()`` drops every open connection at once, as a restart of the service
 does; ``refuse()`` makes new connections fail until ``resume()``.
+``client_turns()`` counts how often a client spoke after the server had: its
+round trips.
 """
 
 import socket
@@ -18,6 +20,7 @@ class Proxy:
         self.port = free_port()
         self.refusing = False
         self.connections: list[socket.socket] = []
+        self.spoke: list[tuple[int, str]] = []  # (connection number, "client" or "server")
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", self.port))
         self.listener.settimeout(0.2)
@@ -43,13 +46,18 @@ class Proxy:
                 continue
             with self.lock:
                 self.connections += [client, server]
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+                number = len(self.connections)
+            for source, target, who in ((client, server, "client"), (server, client, "server")):
+                threading.Thread(
+                    target=self._pump, args=(source, target, (number, who)), daemon=True
+                ).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, speaker) -> None:
         try:
             while data := source.recv(65536):
+                # Noted before it is passed on: whatever answers it is noted after it.
+                with self.lock:
+                    self.spoke.append(speaker)
                 target.sendall(data)
         except OSError:
             pass
@@ -60,6 +68,18 @@ class Proxy:
                 except OSError:
                     pass
                 sock.close()
+
+    def client_turns(self) -> int:
+        """How many times, over all connections, the client sent after the server had sent
+        (or first): one per round trip, however many writes each turn took."""
+        with self.lock:
+            spoke = list(self.spoke)
+        last: dict[int, str] = {}
+        turns = 0
+        for number, who in spoke:
+            turns += who == "client" and last.get(number) != "client"
+            last[number] = who
+        return turns
 
     def cut(self) -> None:
         """Drop every connection now open (new ones still get through)."""

@@ -3,10 +3,13 @@
 Senders claim pending rows a batch at a time (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite's write lock serialises claims), send them over one reused
 SMTP connection, and note each outcome in a journal the moment the server
-answers, before the batch is written to the database. Any number may run at
-once, on any number of machines. Reads and writes are per batch, never per
-reader, and memory holds one batch. A message whose domain is being paced
-waits at the back of its batch while the others go (``batch_queue``).
+answers, before the batch is written to the database. Messages are pipelined
+(see ``smtp.SMTPTransport.submit``): each outcome is noted before the next
+message's final dot is sent, so a sender that dies has at most one message
+delivered and not noted. Any number may run at once, on any number of
+machines. Reads and writes are per batch, never per reader, and memory holds
+one batch. A message whose domain is being paced waits at the back of its batch
+while the others go (``batch_queue``).
 
 Between messages, at most once a second, a sender reads its issue's status: when
 an editor has paused or cancelled the issue it stops mid-batch, writes what it
@@ -56,6 +59,7 @@ from newsletters.services.mail.links import (
     ReaderLinks,
     headers_for,
 )
+from newsletters.services.mail.pipelining import Settled
 
 # One reader in a batch: delivery id, subscriber uuid, address, subscription status and
 # saved language (the last four None once the reader is erased).
@@ -197,58 +201,76 @@ class Sender:
     def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
         recipients = self._recipients(ids)
         suppressed = suppressions.suppressed_among(r[2] for r in recipients if r[2])
-        outcomes, journal = Outcomes(), Journal(key)
+        self.outcomes, self.journal = Outcomes(), Journal(key)
         # Half the claim timeout: the batch is written long before its claim looks abandoned.
         timeout = current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"]
-        line = BatchQueue(recipients, deadline=time.monotonic() + timeout / 2)
+
+        def wait(seconds: float) -> None:  # end the message in hand before a long wait
+            self._settle_all(transport.finish())
+            time.sleep(seconds)
+
+        line = BatchQueue(recipients, deadline=time.monotonic() + timeout / 2, sleep=wait)
         error = stopped = None
         try:
             for delivery_id, subscriber_uuid, address, status, language in line:
                 if stopped := self._stopped():
                     break
                 if address is None or status != SubscriptionStatus.ACTIVE:
-                    outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
+                    # Left, or was erased, after the list was made.
+                    self._settle(delivery_id, SKIPPED)
                 elif address in suppressed:
-                    outcome, detail = SUPPRESSED, ""
+                    self._settle(delivery_id, SUPPRESSED)
                 else:
                     try:
-                        outcome, detail = (
-                            self._send_one(
-                                transport, delivery_id, subscriber_uuid, address, language
-                            ),
-                            "",
+                        self._settle_all(
+                            self._submit(transport, delivery_id, subscriber_uuid, address, language)
                         )
                     except smtp.DomainBusy as exc:
                         line.put_back(exc.retry_in)
-                        continue
                     except smtp.ServerUnavailable as exc:
                         error = str(exc)
                         break
-                    except smtp.DeliveryError as exc:
-                        outcome = BOUNCED if exc.permanent else FAILED
-                        detail = str(exc)
-                        if exc.bad_recipient:
-                            outcomes.bounced_addresses.append(address)
-                journal.record(delivery_id, outcome, detail)
-                outcomes.add(delivery_id, outcome, detail)
-            write_outcomes(self.issue, token, outcomes)
+            self._settle_all(transport.finish())
+            write_outcomes(self.issue, token, self.outcomes)
             if error or stopped or line.left:
                 release_claim(token, self.issue_id)
-            journal.discard()
+            self.journal.discard()
         finally:
-            journal.close()  # after a failure the journal stays, for recovery to read
-        report = outcomes.report()
+            self.journal.close()  # after a failure the journal stays, for recovery to read
+        report = self.outcomes.report()
         report.error, report.stopped = error, stopped
         return report
 
-    def _send_one(
+    def _settle_all(self, settled: list[Settled]) -> None:
+        """Record what the server answered, as soon as it answered."""
+        for outcome in settled:
+            delivery_id, address = outcome.key
+            if (failure := outcome.error) is None:
+                self._settle(delivery_id, SENT)
+            else:
+                bad_address = address if failure.bad_recipient else None
+                outcome = BOUNCED if failure.permanent else FAILED
+                self._settle(delivery_id, outcome, str(failure), bad_address=bad_address)
+
+    def _settle(
+        self, delivery_id: int, outcome: str, detail: str = "", *, bad_address: str | None = None
+    ) -> None:
+        """The one place an outcome is recorded: the journal at once, the database with the
+        batch. Called before the next message can be delivered, so only a message on the
+        wire can be delivered and not recorded."""
+        self.journal.record(delivery_id, outcome, detail)
+        self.outcomes.add(delivery_id, outcome, detail)
+        if bad_address is not None:
+            self.outcomes.bounced_addresses.append(bad_address)
+
+    def _submit(
         self,
         transport,
         delivery_id: int,
         subscriber_uuid: str,
         address: str,
         language: str | None,
-    ) -> str:
+    ) -> list[Settled]:
         unsubscribe = self.links.unsubscribe(subscriber_uuid)  # signed once: body and header
         token = verp.token_for_delivery(delivery_id)  # names this copy: Message-ID and return path
         links = {
@@ -264,5 +286,4 @@ class Sender:
             headers=headers_for(unsubscribe),
             links=links,
         )
-        transport.send(raw, address, verp.return_path(token))
-        return SENT
+        return transport.submit(raw, address, verp.return_path(token), key=(delivery_id, address))
