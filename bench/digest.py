@@ -9,7 +9,10 @@ Every figure is a ratio against a baseline measured in the same run:
   sink over the same number of connections;
 - the PostgreSQL run again with DKIM signing on (a 2048-bit RSA key), as production sends;
 - ``--executor celery`` with two workers, against the inline PostgreSQL run;
-- peak RSS of ``flask digest send`` at ``--small`` and ``--large`` readers.
+- peak RSS of ``flask digest send`` at ``--small`` and ``--large`` readers;
+- the PostgreSQL run and raw ``smtplib`` again through ``bench/proxy.py``, which
+  delays every chunk 2.5 ms each way: a relay 5 ms away, where round trips count;
+- ``--only profile``: where the sender's CPU goes, per message (cProfile, one connection).
 
 The sink is ``bench/sink.py`` in a process of its own; after every run it is
 asked how many messages arrived and whether any reader got two.
@@ -64,8 +67,12 @@ class Sent:
 
 
 @contextmanager
-def sink():
-    """bench/sink.py on a free port; yields (port, report) where report() stops it."""
+def sink(delay_ms: float = 0.0):
+    """bench/sink.py on a free port; yields (port, report) where report() stops it.
+
+    With ``delay_ms``, the port is that of ``bench/proxy.py`` in front of the sink,
+    delaying each chunk that long each way.
+    """
     port = free_port()
     with tempfile.TemporaryDirectory() as directory:
         report_path = Path(directory) / "sink.json"
@@ -82,11 +89,33 @@ def sink():
             return json.loads(report_path.read_text())
 
         try:
-            yield port, report
+            if delay_ms:
+                with delayed(port, delay_ms) as proxy_port:
+                    yield proxy_port, report
+            else:
+                yield port, report
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def delayed(upstream_port: int, delay_ms: float):
+    """``bench/proxy.py`` in front of ``upstream_port``; yields the port to connect to."""
+    port = free_port()
+    script = str(ROOT / "bench" / "proxy.py")
+    process = subprocess.Popen(
+        [sys.executable, script, str(port), str(upstream_port), str(delay_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        yield port
+    finally:
+        process.kill()
+        process.wait()
 
 
 def settings_for(database_url: str, port: int, workdir: Path) -> dict:
@@ -181,15 +210,21 @@ def checked(run: Sent, report: dict, expected: int) -> Sent:
 
 
 def measure_database(
-    kind: str, readers: int, connections: int, workdir: Path, *, signed: bool = False
+    kind: str,
+    readers: int,
+    connections: int,
+    workdir: Path,
+    *,
+    signed: bool = False,
+    delay_ms: float = 0.0,
 ) -> Sent:
     """Prepare a database and send it one issue; returns the measured run."""
-    with sink() as (port, report):
+    with sink(delay_ms) as (port, report):
         if kind == "postgresql":
             url = make_database("digest")
         else:
             url = f"sqlite:///{workdir / f'{kind}-{readers}.db'}"
-        settings = settings_for(url, port, workdir / f"{kind}-{readers}-{signed}")
+        settings = settings_for(url, port, workdir / f"{kind}-{readers}-{signed}-{delay_ms}")
         label = f"digest send, {kind}"
         if signed:
             settings.update(DKIM_PRIVATE_KEY=dkim_key(), DKIM_SELECTOR="bench")
@@ -247,6 +282,119 @@ def wait_for_workers(settings: dict, count: int, seconds: float = 60) -> None:
     raise SystemExit(f"{count} Celery workers did not answer within {seconds:.0f}s")
 
 
+def measure_delayed(readers: int, connections: int, workdir: Path, delay_ms: float) -> str:
+    """The PostgreSQL run and raw smtplib, straight to the sink and through the delaying
+    proxy; the section of ``results.md`` that compares them."""
+    runs = []
+    for delay in (0.0, delay_ms):
+        digest = measure_database("postgresql", readers, connections, workdir, delay_ms=delay)
+        with sink(delay) as (port, report):
+            raw = raw_smtp(port, readers, digest.bytes_each, connections)
+            raw = checked(raw, report(), readers)
+        runs.append((delay, raw, digest))
+    rows = [
+        [
+            f"{2 * delay:g} ms",
+            f"{raw.rate:.0f}",
+            f"{digest.rate:.0f}",
+            f"{digest.rate / raw.rate:.2f}",
+            "≥ 2" if delay else "≥ 0.8",
+        ]
+        for delay, raw, digest in runs
+    ]
+    return f"""## Digest send to a relay 5 ms away (`bench/digest.py --only proxy`)
+
+{machine()}. The same issue to {readers:,} readers over {connections} SMTP
+connections, straight to the sink and through `bench/proxy.py`, which holds each
+chunk {delay_ms:g} ms in each direction. `digest send` (PostgreSQL) pipelines its
+commands (RFC 2920): one round trip a message. Raw `smtplib` (`sendmail`) waits for
+each reply: four. Messages a second, whole process for `digest send`:
+
+{table(["round trip", "raw smtplib", "digest send", "ratio", "target"], rows)}
+"""
+
+
+# cProfile's command line times with the wall clock, which counts waiting for the sink
+# as the sender's: this counts the CPU time of the process instead.
+PROFILED_SEND = """
+import cProfile, runpy, sys, time
+stats_path = sys.argv[1]
+sys.argv = ["flask", "digest", "send", "--connections", "1"]
+profile = cProfile.Profile(time.process_time)
+profile.enable()
+try:
+    runpy.run_module("flask", run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    if exit.code:
+        raise
+finally:
+    profile.disable()
+    profile.dump_stats(stats_path)
+"""
+
+
+def profile_send(readers: int, workdir: Path, top: int = 20) -> str:
+    """cProfile over ``flask digest send`` on PostgreSQL, one connection (so every call is
+    on the profiled main thread); the functions with the most CPU of their own, per message."""
+    import pstats
+
+    from tests.support.stack import environment
+
+    stats_path = workdir / "digest.prof"
+    with sink() as (port, report):
+        url = make_database("profile")
+        settings = settings_for(url, port, workdir / "profile")
+        try:
+            prepare(settings, readers)
+            subprocess.run(
+                [sys.executable, "-c", PROFILED_SEND, str(stats_path)],
+                cwd=ROOT,
+                env=environment(settings),
+                check=True,
+                capture_output=True,
+            )
+        finally:
+            drop_database(url)
+        if (arrived := report()["messages"]) != readers:
+            raise SystemExit(f"profile: the sink got {arrived} messages, expected {readers}")
+    stats = pstats.Stats(str(stats_path)).stats
+    heaviest = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+
+    def per_message(seconds: float) -> str:
+        return f"{seconds / readers * 1e6:.1f}"
+
+    rows = [
+        [
+            f"`{Path(file).name}:{line} {name}`",
+            f"{calls / readers:.2f}",
+            per_message(own),
+            per_message(cumulative),
+        ]
+        for (file, line, name), (_, calls, own, cumulative, _) in heaviest
+    ]
+    total = sum(own for _, _, own, _, _ in stats.values())
+    return f"""Profile of `flask digest send`, {readers:,} readers, PostgreSQL, one connection
+({machine()}): {per_message(total)} µs of CPU per message under cProfile (CPU time,
+not wall-clock), start-up included.
+
+{table(["function", "calls/message", "own µs/message", "cumulative µs/message"], rows)}
+"""
+
+
+def run_alone(args, workdir: Path) -> None:
+    """``--only``: one stage, printed; the proxy stage also rewrites its section."""
+    if args.only == "profile":
+        print(profile_send(args.profile_readers, workdir))
+        return
+    body = measure_delayed(args.proxy_readers, args.connections, workdir, PROXY_DELAY_MS)
+    print(body)
+    if not args.no_write:
+        write_section("digest-proxy", body)
+
+
+PROXY_DELAY_MS = 2.5
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=20_000)
@@ -254,10 +402,17 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--no-write", action="store_true", help="do not touch results.md")
+    parser.add_argument("--only", choices=["proxy", "profile"], help="run one stage alone")
+    parser.add_argument("--proxy-readers", type=int, default=5_000)
+    parser.add_argument("--profile-readers", type=int, default=10_000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="newsletters-bench-") as directory:
         workdir = Path(directory)
+        if args.only:
+            run_alone(args, workdir)
+            return
+        delayed = measure_delayed(args.proxy_readers, args.connections, workdir, PROXY_DELAY_MS)
         postgresql = measure_database("postgresql", args.readers, args.connections, workdir)
         sqlite = measure_database("sqlite", args.readers, args.connections, workdir)
         signed = measure_database(
@@ -320,8 +475,10 @@ Peak RSS of `flask digest send` (the kernel's maximum resident set of the proces
 {memory}
 """
     print(body)
+    print(delayed)
     if not args.no_write:
         write_section("digest", body)
+        write_section("digest-proxy", delayed)
 
 
 if __name__ == "__main__":
