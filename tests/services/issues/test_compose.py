@@ -189,6 +189,21 @@ def test_a_failed_delivery_fails_the_run_and_is_retried_by_the_next(
     assert sorted(smtp_server.recipients) == sorted(readers)
 
 
+def test_a_connection_lost_mid_issue_records_as_sent_only_what_the_server_took(
+    app, runner, smtp_server, weekly
+):
+    readers = add_readers(app, weekly, 5)
+    smtp_server.drop_data()  # hangs up at the first message's end, its reply never sent
+    first = _send(runner)
+    # Pipelined, the second message's commands were already on the wire: both are
+    # unknown, so both are failed for a retry; neither is counted as sent.
+    assert re.search(r"incomplete; sent 3, failed 2", first.output), first.output
+    assert len(smtp_server.recipients) == 3
+    second = _send(runner)
+    assert re.search(r"the-weekly .*: sent; sent 2, failed 0", second.output), second.output
+    assert sorted(smtp_server.recipients) == sorted(readers)  # each reader exactly once
+
+
 def test_a_refused_address_is_bounced_suppressed_and_the_rest_go_on(
     app, runner, smtp_server, weekly
 ):
