@@ -47,6 +47,7 @@ from newsletters.services.issues.deliveries import (
     write_outcomes,
 )
 from newsletters.services.issues.journal import Journal
+from newsletters.services.issues.sent_marks import SentMarks
 from newsletters.services.issues.translations import renderings
 from newsletters.services.mail import mime, smtp, suppressions, verp
 from newsletters.services.mail.links import (
@@ -118,7 +119,7 @@ class Sender:
     def run(self, progress=None) -> DeliveryReport:
         """Send until no pending delivery is left; ``progress(n)`` after each batch."""
         report = DeliveryReport()
-        with smtp.open_transport() as transport:
+        with smtp.open_transport() as transport, SentMarks() as self.marks:
             while claimed := self._claim():
                 token, key, ids = claimed
                 batch = self._send_batch(token, key, ids, transport)
@@ -197,7 +198,7 @@ class Sender:
     def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
         recipients = self._recipients(ids)
         suppressed = suppressions.suppressed_among(r[2] for r in recipients if r[2])
-        outcomes, journal = Outcomes(), Journal(key)
+        self.token, self.journal, self.outcomes = token, Journal(key), Outcomes()
         # Half the claim timeout: the batch is written long before its claim looks abandoned.
         timeout = current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"]
         line = BatchQueue(recipients, deadline=time.monotonic() + timeout / 2)
@@ -207,16 +208,14 @@ class Sender:
                 if stopped := self._stopped():
                     break
                 if address is None or status != SubscriptionStatus.ACTIVE:
-                    outcome, detail = SKIPPED, ""  # left, or was erased, after the list was made
+                    # left, or was erased, after the list was made
+                    self._settle(delivery_id, SKIPPED)
                 elif address in suppressed:
-                    outcome, detail = SUPPRESSED, ""
+                    self._settle(delivery_id, SUPPRESSED)
                 else:
                     try:
-                        outcome, detail = (
-                            self._send_one(
-                                transport, delivery_id, subscriber_uuid, address, language
-                            ),
-                            "",
+                        outcome = self._send_one(
+                            transport, delivery_id, subscriber_uuid, address, language
                         )
                     except smtp.DomainBusy as exc:
                         line.put_back(exc.retry_in)
@@ -226,20 +225,32 @@ class Sender:
                         break
                     except smtp.DeliveryError as exc:
                         outcome = BOUNCED if exc.permanent else FAILED
-                        detail = str(exc)
-                        if exc.bad_recipient:
-                            outcomes.bounced_addresses.append(address)
-                journal.record(delivery_id, outcome, detail)
-                outcomes.add(delivery_id, outcome, detail)
-            write_outcomes(self.issue, token, outcomes)
+                        refused = address if exc.bad_recipient else None
+                        self._settle(delivery_id, outcome, str(exc), refused)
+                    else:
+                        self._settle(delivery_id, outcome)
+            write_outcomes(self.issue, token, self.outcomes)
             if error or stopped or line.left:
                 release_claim(token, self.issue_id)
-            journal.discard()
+            self.journal.discard()
         finally:
-            journal.close()  # after a failure the journal stays, for recovery to read
-        report = outcomes.report()
+            self.journal.close()  # after a failure the journal stays, for recovery to read
+        report = self.outcomes.report()
         report.error, report.stopped = error, stopped
         return report
+
+    def _settle(
+        self, delivery_id: int, outcome: str, detail: str = "", refused: str | None = None
+    ) -> None:
+        """Note one reader's outcome the moment it is known: in the journal, in the
+        database at once when the message was sent (``sent_marks``), and in the batch's
+        tally; ``refused`` is an address the server refused for good, to suppress."""
+        self.journal.record(delivery_id, outcome, detail)
+        if outcome == SENT:
+            self.marks.mark(delivery_id, self.token)
+        self.outcomes.add(delivery_id, outcome, detail)
+        if refused is not None:
+            self.outcomes.bounced_addresses.append(refused)
 
     def _send_one(
         self,
