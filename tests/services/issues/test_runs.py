@@ -3,9 +3,6 @@
 import os
 import pty
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import pytest
@@ -16,10 +13,9 @@ from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus, New
 from newsletters.services.issues import compose, deliveries
 from newsletters.services.issues.batch_sender import Sender
 from newsletters.services.issues.sent_marks import MARK_SENT
-from tests.conftest import ROOT
 from tests.support.readers import add_readers
+from tests.support.senders import flask_process, wait_until
 from tests.support.stack import celery_worker_on_own_queue
-from tests.support.stack import environment as cli_env
 
 
 @pytest.fixture
@@ -28,20 +24,6 @@ def settings(settings, smtp_server, tmp_path):
     settings["DIGEST_JOURNAL_DIR"] = str(tmp_path / "journal")
     settings["DIGEST_BATCH_SIZE"] = 50
     return settings
-
-
-def _flask(settings, *args, **popen):
-    options = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, **popen}
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=cli_env(settings), **options
-    )
-
-
-def _wait_until(condition, seconds=60.0, what="the condition"):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _deliveries(app) -> Counter:
@@ -60,8 +42,8 @@ def test_a_sender_killed_mid_send_is_finished_by_the_next_run_without_repeats(
 ):
     readers = add_readers(app, weekly, 400)
     settings["MAIL_RATE_LIMIT"] = 150  # slow enough to be caught in the middle
-    first = _flask(settings, "digest", "send")
-    _wait_until(lambda: len(smtp_server.envelopes) >= 120, what="the first messages")
+    first = flask_process(settings, "digest", "send")
+    wait_until(lambda: len(smtp_server.envelopes) >= 120, what="the first messages")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     first.stdout.close()
@@ -74,7 +56,7 @@ def test_a_sender_killed_mid_send_is_finished_by_the_next_run_without_repeats(
         ), "a batch should have been in flight"
 
     settings["MAIL_RATE_LIMIT"] = 0
-    second = _flask(settings, "digest", "send")
+    second = flask_process(settings, "digest", "send")
     output, _ = second.communicate(timeout=120)
     assert second.returncode == 0, output
     assert "the-weekly" in output and ": sent;" in output
@@ -92,8 +74,8 @@ def test_two_senders_at_once_share_the_work_and_send_each_reader_once(
     app, settings, smtp_server, weekly
 ):
     readers = add_readers(app, weekly, 600)
-    first = _flask(settings, "digest", "send")
-    second = _flask(settings, "digest", "send")
+    first = flask_process(settings, "digest", "send")
+    second = flask_process(settings, "digest", "send")
     outputs = [process.communicate(timeout=180)[0] for process in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outputs
     received = Counter(smtp_server.recipients)
@@ -177,7 +159,7 @@ def test_on_a_terminal_a_progress_bar_shows_sent_total_rate_and_eta(
     add_readers(app, weekly, 120)
     settings["DIGEST_BATCH_SIZE"] = 20
     leader, follower = pty.openpty()
-    process = _flask(settings, "digest", "send", stdout=follower, stderr=follower)
+    process = flask_process(settings, "digest", "send", stdout=follower, stderr=follower)
     os.close(follower)
     shown = b""
     while True:
