@@ -3,7 +3,10 @@
 Senders claim pending rows a batch at a time (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite's write lock serialises claims), send them over one reused
 SMTP connection, and note each outcome in a journal the moment the server
-answers, before the batch is written to the database. Any number may run at
+answers, before the batch is written to the database. A message the server
+accepted is also marked sent in the database at once (:mod:`.sent_marks`), so a
+machine that dies for good, journal and all, costs at most the message on the
+wire, one per connection, not the batch. Any number may run at
 once, on any number of machines. Reads and writes are per batch, never per
 reader, and memory holds one batch. A message whose domain is being paced
 waits at the back of its batch while the others go (``batch_queue``).
