@@ -12,7 +12,6 @@ from newsletters.extensions import db
 from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus, Newsletter, utcnow
 from newsletters.services.issues import compose, deliveries
 from newsletters.services.issues.batch_sender import Sender
-from newsletters.services.issues.sent_marks import MARK_SENT
 from tests.support.readers import add_readers
 from tests.support.senders import flask_process, wait_until
 from tests.support.stack import celery_worker_on_own_queue
@@ -143,14 +142,10 @@ def test_twenty_thousand_readers_cost_a_few_statements_per_batch(
     assert "sent 20000" in result.output
     assert len(smtp_server.envelopes) == 20_000
     assert set(smtp_server.recipients) == set(readers)
-    with app.app_context():
-        mark = str(MARK_SENT.compile(dialect=db.engine.dialect))
-    # One mark per message the server accepted, the moment it did (see sent_marks) ...
-    assert statements.count(mark) == 20_000
-    # ... and otherwise 40 batches of 500: a claim, a read, a suppression check and a
-    # write each, plus setup.
-    batch_statements = len(statements) - 20_000
-    assert batch_statements < 20_000 / 50, f"{batch_statements} statements for 20,000 readers"
+    # 40 batches of 500: a claim, a read, a suppression check and a write each, plus setup.
+    # (Each sent message's mark goes on the driver's own cursor, unseen here: see
+    # test_sent_marks.py.)
+    assert len(statements) < 20_000 / 50, f"{len(statements)} statements for 20,000 readers"
 
 
 def test_on_a_terminal_a_progress_bar_shows_sent_total_rate_and_eta(
