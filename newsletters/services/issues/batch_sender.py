@@ -5,8 +5,10 @@ PostgreSQL; SQLite's write lock serialises claims), send them over one reused
 SMTP connection, and note each outcome in a journal the moment the server
 answers, before the batch is written to the database. Messages are pipelined
 (see ``smtp.SMTPTransport.submit``): each outcome is noted before the next
-message's final dot is sent, so a sender that dies has at most one message
-delivered and not noted. Any number may run at once, on any number of
+message's final dot is sent, and a message the server accepted is also marked
+sent in the database at once (:mod:`.sent_marks`). So a machine that dies for
+good, journal and all, costs at most the message on the wire, one per
+connection, not the batch. Any number may run at once, on any number of
 machines. Reads and writes are per batch, never per reader, and memory holds
 one batch. A message whose domain is being paced waits at the back of its batch
 while the others go (``batch_queue``).
@@ -50,6 +52,7 @@ from newsletters.services.issues.deliveries import (
     write_outcomes,
 )
 from newsletters.services.issues.journal import Journal
+from newsletters.services.issues.sent_marks import SentMarks
 from newsletters.services.issues.translations import renderings
 from newsletters.services.mail import mime, smtp, suppressions, verp
 from newsletters.services.mail.links import (
@@ -122,7 +125,7 @@ class Sender:
     def run(self, progress=None) -> DeliveryReport:
         """Send until no pending delivery is left; ``progress(n)`` after each batch."""
         report = DeliveryReport()
-        with smtp.open_transport() as transport:
+        with smtp.open_transport() as transport, SentMarks() as self.marks:
             while claimed := self._claim():
                 token, key, ids = claimed
                 batch = self._send_batch(token, key, ids, transport)
@@ -201,7 +204,7 @@ class Sender:
     def _send_batch(self, token: str, key: str, ids: list[int], transport) -> DeliveryReport:
         recipients = self._recipients(ids)
         suppressed = suppressions.suppressed_among(r[2] for r in recipients if r[2])
-        self.outcomes, self.journal = Outcomes(), Journal(key)
+        self.token, self.journal, self.outcomes = token, Journal(key), Outcomes()
         # Half the claim timeout: the batch is written long before its claim looks abandoned.
         timeout = current_app.config["DIGEST_CLAIM_TIMEOUT_SECONDS"]
 
@@ -255,10 +258,13 @@ class Sender:
     def _settle(
         self, delivery_id: int, outcome: str, detail: str = "", *, bad_address: str | None = None
     ) -> None:
-        """The one place an outcome is recorded: the journal at once, the database with the
-        batch. Called before the next message can be delivered, so only a message on the
-        wire can be delivered and not recorded."""
+        """The one place an outcome is recorded: the journal at once, the database at once
+        when the message was sent (``sent_marks``), the rest with the batch. Called before
+        the next message can be delivered, so only a message on the wire can be delivered
+        and not recorded."""
         self.journal.record(delivery_id, outcome, detail)
+        if outcome == SENT:
+            self.marks.mark(delivery_id, self.token)
         self.outcomes.add(delivery_id, outcome, detail)
         if bad_address is not None:
             self.outcomes.bounced_addresses.append(bad_address)

@@ -185,7 +185,11 @@ def requeue_failed(issue: Issue) -> int:
 
 
 def write_outcomes(issue: Issue, token: str, outcomes: Outcomes) -> None:
-    """A batch's outcomes in a few statements: one per kind, plus one per error text."""
+    """A batch's outcomes in a few statements: one per kind, plus one per error text.
+
+    Rows a sender already marked sent (:mod:`.sent_marks`) no longer carry the claim,
+    so the statements pass them by; the sent ones written here are those a crashed
+    database lost, or a dead sender's journal holds."""
     now = utcnow()
     mine = and_(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
     cleared = {"claim_token": None, "claimed_at": None}

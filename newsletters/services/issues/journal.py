@@ -1,10 +1,14 @@
 """The sender's journal: each outcome is noted the moment the SMTP server answers.
 
-Outcomes reach the database once per batch, not once per message. If the
+Most outcomes reach the database once per batch, not once per message. If the
 sender is killed between the two, the journal (written straight to the
-operating system, so it survives the process) tells the next run which
-messages of the batch were already sent. Only the message on the wire at the
+operating system, so it survives the process) tells the next run on this
+machine what the batch's messages came to. Only the message on the wire at the
 moment of the kill can therefore go out twice.
+
+A sent message is also marked in the database at once (:mod:`.sent_marks`),
+which survives the machine; the journal still covers the marks a crashed
+database lost, and the outcomes that are not marked at once.
 """
 
 import os

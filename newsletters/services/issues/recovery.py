@@ -3,6 +3,11 @@
 A claim belongs to a sender named ``host:pid:key``. It is abandoned when that
 process is gone from this machine, or when it has been silent for
 ``DIGEST_CLAIM_TIMEOUT_SECONDS`` (a sender on another machine that died).
+
+Rows already marked sent (:mod:`.sent_marks`) are no longer ``sending`` and carry
+no claim, so nothing here touches them. When a dead machine's journal is gone,
+what goes back in line is the batch's unsent rest plus the messages that were
+on the wire: at most one per connection went twice.
 """
 
 import logging

@@ -228,6 +228,7 @@ def test_a_pause_stops_the_sender_mid_batch_and_a_resume_sends_each_waiting_read
     assert len(smtp_server.envelopes) == stopped_at, "a paused issue went on sending"
     counts = _deliveries(app)
     assert counts["sending"] == 0 and counts["sent"] == stopped_at
+    assert result["run"].report.sent == stopped_at  # each one marked at once, counted once
     assert counts["pending"] == 300 - stopped_at
     with app.app_context():
         progress = control.progress(db.session.scalar(select(Issue)))
@@ -263,6 +264,7 @@ def test_a_cancel_mid_send_stops_the_sender_and_nobody_else_ever_gets_it(app, we
     stopped_at = len(smtp_server.envelopes)
     counts = _deliveries(app)
     assert counts == Counter({"sent": stopped_at, "cancelled": 200 - stopped_at})
+    assert result["run"].report.sent == stopped_at
     app.config["MAIL_RATE_LIMIT"] = 0
     with app.app_context():
         assert [run.outcome for run in runs.send_due_issues()] == ["cancelled"]
