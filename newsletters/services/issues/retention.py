@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import String, delete, exists, func, select, type_coerce
 
 from newsletters.extensions import db
 from newsletters.models import (
@@ -103,21 +103,22 @@ def _would_go(issue_ids: list[int]) -> Counter:
 
 def _fold(issue_id: int, rows: list) -> Counter:
     """Add deleted rows (id, status, sent_at) to the issue's folded counts."""
-    complained = set(
+    ids = [row[0] for row in rows]
+    complained = set(  # an issue's complaints are few: read them by issue and id range
         db.session.scalars(
             select(BounceReport.delivery_id).where(
                 BounceReport.issue_id == issue_id,
                 BounceReport.kind == BounceKind.COMPLAINT,
-                BounceReport.delivery_id.in_([row.id for row in rows]),
+                BounceReport.delivery_id.between(min(ids), max(ids)),
             )
         )
     )
     counts = {status: [0, 0, 0] for status in DeliveryStatus}
-    for row in rows:
-        counted = counts[row.status]
+    for delivery_id, status, sent_at in rows:
+        counted = counts[DeliveryStatus(status)]
         counted[0] += 1
-        counted[1] += row.sent_at is not None
-        counted[2] += row.id in complained
+        counted[1] += sent_at is not None
+        counted[2] += delivery_id in complained
     values = [
         {
             "issue_id": issue_id,
@@ -155,12 +156,21 @@ def fold_chunk(issue_id: int, chunk: int) -> Counter:
     if sql.dialect_name() == "postgresql":
         taken = taken.with_for_update(skip_locked=True)
     try:
-        rows = db.session.execute(
-            delete(Delivery)
-            .where(Delivery.id.in_(taken.scalar_subquery()))
-            .returning(Delivery.id, Delivery.status, Delivery.sent_at)
-            .execution_options(synchronize_session=False)
-        ).all()
+        ids = db.session.scalars(taken).all()
+        # The ids are sent back as a list: by the primary key, not a join the planner
+        # could answer with a scan of the whole table for every chunk.
+        # Core, not the ORM: the rows come back as plain tuples, with no objects to build.
+        table = Delivery.__table__
+        gone = (
+            delete(table)
+            .where(sql.among(table.c.id, ids))
+            .returning(
+                table.c.id,
+                type_coerce(table.c.status, String),
+                type_coerce(table.c.sent_at, String),
+            )
+        )
+        rows = db.session.execute(gone).all() if ids else []
         folded = _fold(issue_id, rows) if rows else Counter()
         db.session.commit()
     except BaseException:
