@@ -80,14 +80,17 @@ class Pruned:
         return f"{line}\n{statuses}" if statuses else line
 
 
+def _finished_before(cutoff: datetime):
+    """SQL: the delivery's issue is finished, and finished before ``cutoff``."""
+    return Issue.status.in_(FINISHED) & (Issue.completed_at < cutoff)
+
+
 def _prunable_issues(cutoff: datetime) -> list[int]:
     """Finished issues completed before ``cutoff`` that still have settled delivery rows."""
     has_rows = exists().where(Delivery.issue_id == Issue.id, Delivery.status.in_(SETTLED))
     return list(
         db.session.scalars(
-            select(Issue.id)
-            .where(Issue.status.in_(FINISHED), Issue.completed_at < cutoff, has_rows)
-            .order_by(Issue.id)
+            select(Issue.id).where(_finished_before(cutoff), has_rows).order_by(Issue.id)
         )
     )
 
@@ -145,12 +148,20 @@ def _fold(issue_id: int, rows: list) -> Counter:
     return Counter({status: n for status, (n, _, _) in counts.items() if n})
 
 
-def fold_chunk(issue_id: int, chunk: int) -> Counter:
+def fold_chunk(issue_id: int, chunk: int, cutoff: datetime) -> Counter:
     """Delete up to ``chunk`` settled rows of one issue and fold them, in one committed
-    transaction; what was folded, by status (empty: nothing was left)."""
+    transaction; what was folded, by status (empty: nothing was left).
+
+    The issue is asked again inside the transaction: one reopened since the list was
+    made (its failures sent again) keeps its rows."""
+    still_old = select(Issue.id).where(Issue.id == issue_id, _finished_before(cutoff))
     taken = (
         select(Delivery.id)
-        .where(Delivery.issue_id == issue_id, Delivery.status.in_(SETTLED))
+        .where(
+            Delivery.issue_id.in_(still_old),
+            Delivery.issue_id == issue_id,
+            Delivery.status.in_(SETTLED),
+        )
         .limit(chunk)
     )
     if sql.dialect_name() == "postgresql":
@@ -203,7 +214,7 @@ def prune(
         while limit is None or pruned.deleted < limit:
             started = time.perf_counter()
             step = chunk if limit is None else min(chunk, limit - pruned.deleted)
-            folded = fold_chunk(issue_id, step)
+            folded = fold_chunk(issue_id, step, cutoff)
             if not folded:
                 break
             pruned.slowest_chunk = max(pruned.slowest_chunk, time.perf_counter() - started)

@@ -16,7 +16,7 @@ from newsletters.models import (
     utcnow,
 )
 from newsletters.services.deliverability import events
-from newsletters.services.issues import retention
+from newsletters.services.issues import overview, retention
 from newsletters.services.mail import verp
 from tests.support.provider_webhooks import WEBHOOK, as_body, generic_headers, suppression
 from tests.support.retention import history, live_rows, shown, signed_in
@@ -66,6 +66,18 @@ def test_an_issue_still_sending_or_younger_than_the_retention_keeps_its_rows(app
     _prune(app, now=utcnow() + timedelta(days=61))
     assert made.kept[0] not in live_rows(app)  # 91 days: it goes
     assert live_rows(app)[made.sending] == rows[made.sending]  # sending: never
+
+
+def test_an_issue_reopened_after_the_list_was_made_keeps_its_rows(app, made):
+    old = made.pruned[1]
+    with app.app_context():
+        cutoff = utcnow() - timedelta(days=90)
+        assert old in retention._prunable_issues(cutoff)
+        assert overview.resend_failures(made.uuids[1]) == 3  # its failures go again
+        db.session.commit()
+        rows = live_rows(app)[old]
+        assert not retention.fold_chunk(old, 10, cutoff)
+    assert live_rows(app)[old] == rows
 
 
 def test_zero_keeps_every_row_for_ever(app, made):
