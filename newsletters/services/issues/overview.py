@@ -17,7 +17,7 @@ def issue_by_uuid(public_id: str) -> Issue:
 
 
 def issues_overview(limit: int = 20) -> list[tuple[Issue, dict[str, int]]]:
-    """The latest issues with their deliveries by status (pruned ones included): two queries,
+    """The latest issues with their deliveries by status (pruned ones included): three queries,
     whatever the size."""
     issues = list(db.session.scalars(select(Issue).order_by(Issue.id.desc()).limit(limit)))
     counts = delivery_tally.status_counts([d.id for d in issues])
