@@ -121,6 +121,9 @@ DEFAULTS: dict[str, Any] = {
     "BOUNCE_SOFT_LIMIT": 3,
     "BOUNCE_SOFT_WINDOW_DAYS": 14,
     "BOUNCE_REPORT_RETENTION_DAYS": 30,
+    # Delivery rows of issues finished this many days ago are folded into per-issue counts
+    # and deleted by `flask deliveries prune`; 0 keeps them for ever.
+    "DELIVERY_RETENTION_DAYS": 90,
     # Per-domain pace, messages/second: "gmail.com=50,yahoo.com=20".
     "MAIL_DOMAIN_RATE_LIMITS": "",
     # Provider webhooks at /webhooks/bounces/<provider>; a provider without its secret is off.

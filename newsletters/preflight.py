@@ -63,6 +63,12 @@ def unusable_settings(config) -> list[str]:
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{name} must be a whole number of at least 1, not {value!r}")
+    days = config["DELIVERY_RETENTION_DAYS"]
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        problems.append(
+            f"DELIVERY_RETENTION_DAYS must be a whole number of days (0: keep for ever), "
+            f"not {days!r}"
+        )
     return problems
 
 
@@ -154,9 +160,25 @@ def bounce_warnings(config) -> list[str]:
     return []
 
 
+# The bounce and complaint rates read 30 days of deliveries (flask bounces stats).
+RATES_WINDOW_DAYS = 30
+
+
+def delivery_warnings(config) -> list[str]:
+    """A delivery retention that works, but makes the rates miss messages."""
+    days = config["DELIVERY_RETENTION_DAYS"]
+    if 0 < days < RATES_WINDOW_DAYS:
+        return [
+            f"DELIVERY_RETENTION_DAYS ({days}) is shorter than the {RATES_WINDOW_DAYS} days the "
+            f"bounce and complaint rates read: issues pruned inside that window drop out of them"
+        ]
+    return []
+
+
 def warnings(config) -> list[str]:
     """Every warning these settings deserve."""
-    return mail_warnings(config) + deployment_warnings(config) + bounce_warnings(config)
+    found = mail_warnings(config) + deployment_warnings(config) + bounce_warnings(config)
+    return found + delivery_warnings(config)
 
 
 def _one_off_command() -> bool:

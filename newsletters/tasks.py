@@ -11,7 +11,7 @@ from flask import Flask
 
 from newsletters.services.deliverability import mailbox, stored_reports
 from newsletters.services.integrations import webhook_dispatch
-from newsletters.services.issues import workers
+from newsletters.services.issues import retention, workers
 from newsletters.services.mail import outbox, outbox_sending
 from newsletters.services.readers import import_runs
 
@@ -21,6 +21,7 @@ SEND_DIGEST = workers.SEND_DIGEST_TASK
 START_ISSUE = workers.START_ISSUE_TASK
 POLL_BOUNCE_MAILBOX = "newsletters.poll_bounce_mailbox"
 PRUNE_BOUNCE_REPORTS = "newsletters.prune_bounce_reports"
+PRUNE_DELIVERIES = "newsletters.prune_deliveries"
 DELIVER_WEBHOOKS = "newsletters.deliver_webhooks"
 
 
@@ -38,6 +39,11 @@ def beat_schedule(app: Flask) -> dict:
     schedule["prune-bounce-reports"] = {
         "task": PRUNE_BOUNCE_REPORTS,
         "schedule": crontab(minute=17, hour=4),
+    }
+    # Daily, after it: delivery rows of issues finished over DELIVERY_RETENTION_DAYS ago.
+    schedule["prune-deliveries"] = {
+        "task": PRUNE_DELIVERIES,
+        "schedule": crontab(minute=37, hour=4),
     }
     if app.config["BOUNCE_MAILBOX_URL"].strip():
         # A poll still waiting for a worker when the next is due is dropped, not piled up.
@@ -103,6 +109,12 @@ def poll_bounce_mailbox() -> str:
 def prune_bounce_reports() -> str:
     """Delete bounce reports older than BOUNCE_REPORT_RETENTION_DAYS, in committed chunks."""
     return stored_reports.prune().summary()
+
+
+@shared_task(name=PRUNE_DELIVERIES)
+def prune_deliveries() -> str:
+    """Fold old issues' deliveries into their counts and delete them, in committed chunks."""
+    return retention.prune().summary()
 
 
 @shared_task(name=DELIVER_WEBHOOKS)

@@ -11,6 +11,7 @@ from newsletters.tasks import (
     DRAIN_OUTBOX,
     POLL_BOUNCE_MAILBOX,
     PRUNE_BOUNCE_REPORTS,
+    PRUNE_DELIVERIES,
 )
 from tests.support.bounce_mail import person_wrote
 from tests.support.outbox import queue, rows
@@ -77,6 +78,7 @@ def test_beat_polls_the_bounce_mailbox_every_minute_only_when_one_is_set(setting
     schedule = make_app({**settings, "BOUNCE_MAILBOX_URL": url}).extensions["celery"].conf
     entries = {entry["task"]: entry["schedule"] for entry in schedule.beat_schedule.values()}
     entries.pop(PRUNE_BOUNCE_REPORTS)  # daily whatever the settings: see test_bounces_prune.py
+    entries.pop(PRUNE_DELIVERIES)  # daily too: see test_deliveries_prune.py
     # Every minute whatever the settings: a pass with no endpoints costs one query.
     assert entries.pop(DELIVER_WEBHOOKS) == 60.0
     expected = {DRAIN_OUTBOX: 60.0, POLL_BOUNCE_MAILBOX: 60.0} if url else {DRAIN_OUTBOX: 60.0}

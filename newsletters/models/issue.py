@@ -187,3 +187,29 @@ class Delivery(db.Model):
 
     def __repr__(self) -> str:
         return f"<Delivery {self.issue_id}:{self.subscriber_id} {self.status}>"
+
+
+class IssueDeliveryCount(db.Model):
+    """The pruned deliveries of a finished issue, counted by status.
+
+    ``flask deliveries prune`` folds the rows of issues finished more than
+    DELIVERY_RETENTION_DAYS ago into these counts and deletes them, in the same
+    transaction; every count of an issue's deliveries reads these plus the live rows.
+    """
+
+    __tablename__ = "issue_delivery_count"
+
+    issue_id: Mapped[int] = mapped_column(
+        "digest_id", ForeignKey("digest.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column_type(DeliveryStatus), primary_key=True
+    )
+    deliveries: Mapped[int] = mapped_column(BigInteger)
+    # Of those, the ones handed to the mail server (with a ``sent_at``), and the ones a
+    # complaint report named then: what the API's sent and complained counts need.
+    handed_over: Mapped[int] = mapped_column(BigInteger)
+    complained: Mapped[int] = mapped_column(BigInteger)
+
+    def __repr__(self) -> str:
+        return f"<IssueDeliveryCount {self.issue_id} {self.status} {self.deliveries}>"

@@ -1,10 +1,11 @@
 """An issue is sent: the one place its status becomes ``sent``, and what that tells others."""
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from newsletters.extensions import db
-from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus, utcnow
+from newsletters.models import Issue, IssueStatus, utcnow
 from newsletters.services.integrations import webhook_events
+from newsletters.services.issues import delivery_tally
 
 
 def mark_sent(issue: Issue) -> bool:
@@ -28,12 +29,5 @@ def mark_sent(issue: Issue) -> bool:
 
 
 def delivery_counts(issue: Issue) -> dict[str, int]:
-    """Deliveries of an issue by status, every status named."""
-    rows = db.session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.issue_id == issue.id)
-        .group_by(Delivery.status)
-    ).all()
-    counts = {status.value: 0 for status in DeliveryStatus}
-    counts.update({status.value: count for status, count in rows})
-    return counts
+    """Deliveries of an issue by status, every status named, pruned ones included."""
+    return delivery_tally.status_counts([issue.id])[issue.id]

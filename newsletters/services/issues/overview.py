@@ -1,15 +1,14 @@
 """Issues as the console sees them: the latest with their deliveries counted, and what an
 editor may do about failures (give up on them, or try them again with the next run)."""
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from newsletters.errors import IssueStateConflict
 from newsletters.extensions import db
 from newsletters.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from newsletters.services.core import sql
 from newsletters.services.core.transactions import atomic
-from newsletters.services.issues import completion
-from newsletters.services.issues.deliveries import OUTCOME_NAMES
+from newsletters.services.issues import completion, delivery_tally
 
 
 def issue_by_uuid(public_id: str) -> Issue:
@@ -18,17 +17,10 @@ def issue_by_uuid(public_id: str) -> Issue:
 
 
 def issues_overview(limit: int = 20) -> list[tuple[Issue, dict[str, int]]]:
-    """The latest issues with their deliveries by status: two queries, whatever the size."""
+    """The latest issues with their deliveries by status (pruned ones included): three queries,
+    whatever the size."""
     issues = list(db.session.scalars(select(Issue).order_by(Issue.id.desc()).limit(limit)))
-    counts: dict[int, dict[str, int]] = {d.id: dict.fromkeys(OUTCOME_NAMES, 0) for d in issues}
-    if issues:
-        rows = db.session.execute(
-            select(Delivery.issue_id, Delivery.status, func.count())
-            .where(Delivery.issue_id.in_(counts))
-            .group_by(Delivery.issue_id, Delivery.status)
-        )
-        for issue_id, status, count in rows:
-            counts[issue_id][status.value] = count
+    counts = delivery_tally.status_counts([d.id for d in issues])
     return [(d, counts[d.id]) for d in issues]
 
 

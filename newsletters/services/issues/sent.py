@@ -21,20 +21,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from newsletters.errors import InvalidInput
 from newsletters.extensions import db
-from newsletters.models import (
-    BounceKind,
-    BounceReport,
-    Delivery,
-    DeliveryStatus,
-    Issue,
-    IssueLink,
-    IssueStatus,
-)
+from newsletters.models import DeliveryStatus, Issue, IssueLink, IssueStatus
 from newsletters.services.catalogue import newsletter_by_slug
+from newsletters.services.issues import delivery_tally
 
 GONE_OUT = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT, IssueStatus.CANCELLED)
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
@@ -83,38 +76,18 @@ def _after(text: str) -> tuple[datetime, int]:
 
 
 def _counts(issue_ids: list[int]) -> dict[int, dict[str, int]]:
-    """The counts of each issue: two grouped queries, whatever the number of deliveries."""
-    found = {issue_id: dict.fromkeys(COUNTS, 0) for issue_id in issue_ids}
-    if not issue_ids:
-        return found
-
-    def number(condition):
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    handed_over = Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.BOUNCED]) & (
-        Delivery.sent_at.is_not(None)
-    )
-    rows = db.session.execute(
-        select(
-            Delivery.issue_id,
-            func.count(),
-            number(handed_over),
-            number(Delivery.status == DeliveryStatus.FAILED),
-            number(Delivery.status == DeliveryStatus.BOUNCED),
-        )
-        .where(Delivery.issue_id.in_(issue_ids))
-        .group_by(Delivery.issue_id)
-    )
-    for issue_id, recipients, sent, failed, bounced in rows:
-        found[issue_id].update(recipients=recipients, sent=sent, failed=failed, bounced=bounced)
-    complaints = db.session.execute(
-        select(Delivery.issue_id, func.count(func.distinct(Delivery.id)))
-        .join(BounceReport, BounceReport.delivery_id == Delivery.id)
-        .where(Delivery.issue_id.in_(issue_ids), BounceReport.kind == BounceKind.COMPLAINT)
-        .group_by(Delivery.issue_id)
-    )
-    for issue_id, complained in complaints:
-        found[issue_id]["complained"] = complained
+    """The counts of each issue, pruned deliveries included: a few grouped queries, whatever
+    the number of deliveries."""
+    found = {}
+    for issue_id, tally in delivery_tally.tallies(issue_ids).items():
+        found[issue_id] = {
+            "recipients": sum(counted.deliveries for counted in tally.values()),
+            "sent": tally[DeliveryStatus.SENT].handed_over
+            + tally[DeliveryStatus.BOUNCED].handed_over,
+            "failed": tally[DeliveryStatus.FAILED].deliveries,
+            "bounced": tally[DeliveryStatus.BOUNCED].deliveries,
+            "complained": sum(counted.complained for counted in tally.values()),
+        }
     return found
 
 
