@@ -1,6 +1,7 @@
 -- wrk script for bench/signup.py: every request a new address.
---   wrk -s bench/signup.lua URL -- PATH PREFIX CONTENT-TYPE BODY
--- BODY holds EMAIL where the address goes. done() prints one line of JSON.
+--   wrk -s bench/signup.lua URL -- PATH PREFIX CONTENT-TYPE BODY [AUTHORIZATION]
+-- BODY holds EMAIL where the address goes; AUTHORIZATION, if given, is sent as
+-- the Authorization header. done() prints one line of JSON.
 
 local threads = {}
 local next_id = 1
@@ -21,6 +22,9 @@ function init(args)
     ["Content-Type"] = content_type,
     ["X-Forwarded-Proto"] = "https",
   }
+  if args[5] and args[5] ~= "" then
+    headers["Authorization"] = args[5]
+  end
 end
 
 function request()

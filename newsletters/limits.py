@@ -2,14 +2,22 @@
 
 The same storage (Redis in production) also counts the uses of each signup
 form's token, so every web process sees the same count.
+
+The limits are Flask-Limiter's, and so are their keys and answers. With Redis, a
+signup checks every window, per IP and per address, in one round trip
+(:mod:`newsletters.limits_redis`); anywhere else, and whenever Redis fails,
+Flask-Limiter checks them itself, one window at a time.
 """
 
+import functools
 import hashlib
 import logging
 
 from flask import current_app, request
 from limits import RateLimitItemPerSecond, parse_many
+from werkzeug.exceptions import TooManyRequests
 
+from newsletters import limits_redis
 from newsletters.errors import InvalidEmail
 from newsletters.extensions import limiter
 from newsletters.services.core.addresses import MAX_ADDRESS_LENGTH, normalize_email
@@ -45,6 +53,48 @@ def address_key() -> str:
 
 limit_per_ip = limiter.limit(_per_ip, methods=["POST"])
 limit_per_address = limiter.limit(_per_address, key_func=address_key, methods=["POST"])
+
+
+def limit_signups(view):
+    """Limit a POST view per IP (``SIGNUP_RATE_LIMIT``) and per address typed in
+    (``SIGNUP_ADDRESS_RATE_LIMIT``), exactly as Flask-Limiter does, in one round trip.
+
+    Past a limit the answer is 429; every answer carries ``X-RateLimit-*`` and
+    ``Retry-After`` for the window that decided it.
+    """
+    one_at_a_time = limit_per_ip(limit_per_address(view))
+
+    @functools.wraps(view)
+    def limited(*args, **kwargs):
+        if request.method != "POST" or not limits_redis.usable(limiter):
+            return one_at_a_time(*args, **kwargs)
+        windows = [
+            (item, key)
+            for items, key in (
+                (_parsed(_per_address()), address_key()),
+                (_parsed(_per_ip()), limiter._key_func()),
+            )
+            for item in items
+        ]
+        try:
+            outcome = limits_redis.hit_all(limiter, windows, request.endpoint or "")
+        except Exception as exc:  # Flask-Limiter falls back to memory, or fails, as set
+            log.warning("could not check the signup limits in one round trip: %r", exc)
+            return one_at_a_time(*args, **kwargs)
+        if outcome is None:
+            return view(*args, **kwargs)
+        limits_redis.send_headers(limiter, outcome)
+        if outcome.breached:
+            log.info("rate limit %s (%s) exceeded", outcome.item, outcome.key)
+            raise TooManyRequests()
+        return view(*args, **kwargs)
+
+    return limited
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(limits: str) -> tuple:
+    return tuple(parse_many(limits))
 
 
 def spend_form_use(nonce: str, retry_key: str | None) -> bool:

@@ -7,7 +7,7 @@ from newsletters.api import access, openapi
 from newsletters.errors import InvalidEmail, InvalidInput
 from newsletters.extensions import csrf
 from newsletters.http import request_origin
-from newsletters.limits import limit_per_address, limit_per_ip
+from newsletters.limits import limit_signups
 from newsletters.models import Story
 from newsletters.services.catalogue import public_newsletters
 from newsletters.services.console import api_tokens
@@ -72,8 +72,7 @@ def _signup_language(payload: dict) -> tuple[str | None, bool]:
 
 
 @bp.post("/subscriptions")
-@limit_per_ip
-@limit_per_address
+@limit_signups
 def create_subscription():
     """Sign a reader up, exactly as the form does: 202 and the same answer for everyone."""
     payload = json_object()

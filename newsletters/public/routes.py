@@ -27,7 +27,7 @@ from newsletters import error_pages, locales
 from newsletters.errors import FormExpired, InvalidInput
 from newsletters.extensions import csrf
 from newsletters.http import private_page, request_origin, wants_json
-from newsletters.limits import limit_per_address, limit_per_ip
+from newsletters.limits import limit_signups
 from newsletters.locales import N_
 from newsletters.public import failures, forms, pages, support
 from newsletters.security import allow_framing
@@ -87,8 +87,7 @@ def embed_loader():
 
 @bp.post("/subscribe")
 @csrf.exempt  # protected by the signed token in the form; see forms.py
-@limit_per_ip
-@limit_per_address
+@limit_signups
 def subscribe():
     """Take a signup. The answer never says whether the address was known."""
     try:
@@ -218,8 +217,7 @@ def lost_link():
 
 
 @bp.post("/preferences")
-@limit_per_ip
-@limit_per_address
+@limit_signups
 def send_lost_link():
     """Mail a fresh preferences link: the same answer for every address, known or not."""
     email = request.form.get("email", "")

@@ -76,7 +76,8 @@ def claim_reader_mail(subscriber: Subscriber, kind: OutboxKind, now: datetime) -
     them all together in any 24 hours, however many requests arrive for the address.
     The welcome is not rationed: only the reader's own click on a confirm link sends it.
     """
-    sent_today = db.session.scalar(
+    column = READER_MAIL_SLOTS[kind]
+    sent_today = (
         select(func.count())
         .select_from(OutboxMessage)
         .where(
@@ -84,18 +85,17 @@ def claim_reader_mail(subscriber: Subscriber, kind: OutboxKind, now: datetime) -
             OutboxMessage.kind.in_(READER_MAIL_SLOTS),
             OutboxMessage.created_at > now - timedelta(days=1),
         )
+        .scalar_subquery()
     )
-    if sent_today >= current_app.config["CONFIRMATIONS_PER_DAY"]:
-        return False
-    return _claim_mail_slot(subscriber, READER_MAIL_SLOTS[kind], now)
-
-
-def _claim_mail_slot(subscriber: Subscriber, column, now: datetime) -> bool:
-    """Take the right to mail this reader now, at most once per interval, race-free."""
     cutoff = now - timedelta(seconds=current_app.config["CONFIRMATION_EMAIL_INTERVAL"])
+    # One statement takes the slot, race-free, only while the day's count is under the cap.
     result = db.session.execute(
         update(Subscriber)
-        .where(Subscriber.id == subscriber.id, or_(column.is_(None), column <= cutoff))
+        .where(
+            Subscriber.id == subscriber.id,
+            or_(column.is_(None), column <= cutoff),
+            sent_today < current_app.config["CONFIRMATIONS_PER_DAY"],
+        )
         .values({column: now})
         .execution_options(synchronize_session=False)
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import uuid4
 
 from flask import current_app
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from newsletters.extensions import db
@@ -167,26 +167,25 @@ def _activate_attested(subscriber, subscription, newsletter, now) -> bool:
 def _subscriber_id(address: str, locale: str | None = None) -> int:
     """The id of the reader with this address, made if there is none.
 
-    One insert that does nothing when the address is known, then one select:
-    the same two statements for a new address and a known one. Two first
-    signups for one address at once both end up with the one row. With a
-    ``locale``, a reader without a saved language gets it, in one more statement
-    that runs for every address alike; a saved one is never changed by a signup,
+    One statement, the same for a new address and a known one: an insert that, for
+    a known address, returns the row that is there. Two first signups for one
+    address at once both end up with the one row. With a ``locale``, a reader
+    without a saved language gets it; a saved one is never changed by a signup,
     which anyone can make for any address.
     """
-    db.session.execute(
-        sql.insert(Subscriber)
-        .values(uuid=uuid4(), email=address, status=SubscriberStatus.PENDING, locale=locale)
-        .on_conflict_do_nothing(index_elements=["email"])
+    statement = sql.insert(Subscriber).values(
+        uuid=uuid4(), email=address, status=SubscriberStatus.PENDING, locale=locale
     )
-    if locale:
-        db.session.execute(
-            update(Subscriber)
-            .where(Subscriber.email == address, Subscriber.locale.is_(None))
-            .values(locale=locale)
-            .execution_options(synchronize_session=False)
-        )
-    return db.session.scalar(select(Subscriber.id).where(Subscriber.email == address))
+    learns_language = Subscriber.locale.is_(None) & statement.excluded.locale.is_not(None)
+    return db.session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["email"],
+            set_={
+                "locale": func.coalesce(Subscriber.locale, statement.excluded.locale),
+                "updated_at": case((learns_language, utcnow()), else_=Subscriber.updated_at),
+            },
+        ).returning(Subscriber.id)
+    )
 
 
 def _with_subscriptions(subscriber_id: int) -> Subscriber:

@@ -13,6 +13,7 @@ from newsletters.services import newsletter_settings
 from newsletters.services.mail.links import confirm_url, preferences_url
 from newsletters.services.readers import confirm, preferences, signup
 from newsletters.services.readers.history import Origin
+from tests.support.queries import counting
 from tests.support.reader import add_demo_newsletters, snapshot, statuses
 
 READER = "reader@example.com"
@@ -204,3 +205,34 @@ def test_concurrent_first_signups_for_one_address_make_one_reader_and_one_email(
         "ai-digest": "pending",
         "climate-report": "pending",
     }
+
+
+def _statements_of_a_signup(app, email: str, locale: str | None = None) -> list[str]:
+    # In a request, as the web takes a signup: the mail goes out after the response.
+    with app.test_request_context(), counting(app) as statements:
+        signup.subscribe(email, ["the-weekly"], ORIGIN, locale=locale)
+    return [s.split()[0] for s in statements]
+
+
+def test_a_signup_costs_the_same_few_statements_for_a_new_known_or_active_address(app, ctx):
+    app.config["CONFIRMATION_EMAIL_INTERVAL"] = 0
+    new = _statements_of_a_signup(app, READER, "de")
+    pending = _statements_of_a_signup(app, READER, "fr")
+    confirm.confirm_subscription(_token(confirm_url(_subscriber())), ORIGIN)
+    active = _statements_of_a_signup(app, READER)
+    # newsletters, reader, subscriptions, reader again, history, mail slot, the mail
+    assert new == ["SELECT", "INSERT", "INSERT", "SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert pending == new and active == new
+
+
+def test_a_signup_gives_a_reader_a_language_only_when_they_have_none(app, ctx):
+    signup.subscribe("quiet@example.com", ["the-weekly"], ORIGIN)
+    assert _subscriber("quiet@example.com").locale is None
+    before = _subscriber("quiet@example.com").updated_at
+    signup.subscribe("quiet@example.com", ["the-weekly"], ORIGIN, locale="de")
+    db.session.expire_all()
+    assert _subscriber("quiet@example.com").locale == "de"
+    assert _subscriber("quiet@example.com").updated_at > before
+    signup.subscribe("quiet@example.com", ["the-weekly"], ORIGIN, locale="fr")
+    db.session.expire_all()
+    assert _subscriber("quiet@example.com").locale == "de"
