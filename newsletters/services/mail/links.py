@@ -13,11 +13,12 @@ UNSUBSCRIBE_PLACEHOLDER = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES_PLACEHOLDER = "__NL_PREFERENCES_URL__"
 # "View in browser" for an issue with no public archive page: the reader's own signed copy.
 VIEW_PLACEHOLDER = "__NL_VIEW_URL__"
+READER_PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER, VIEW_PLACEHOLDER)
 
 
 def fill_sample_links(body: str, sample_url: str) -> str:
     """A rendered issue's body with one sample link where each reader's own links go."""
-    for placeholder in (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER, VIEW_PLACEHOLDER):
+    for placeholder in READER_PLACEHOLDERS:
         body = body.replace(placeholder, sample_url)
     return body
 
