@@ -49,19 +49,23 @@ def _urlsafe(data: bytes) -> bytes:
 
 # itsdangerous's JSON: compact, and UTF-8 rather than \u escapes.
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# Below this many bytes, deflate with the smallest hash table gives the very bytes of
-# ``zlib.compress``: a chain of fewer positions than level 6's 128 is never cut short, an
-# 8-bit hash still lets the match search skip the third byte as it does, and the 128-symbol
-# buffer never fills. Setting up the default 256 KB state is most of the cost of a token.
+# Below this many bytes, a raw deflate with a 512-byte window and the smallest hash table,
+# between zlib's own header and checksum, gives the very bytes of ``zlib.compress``: every
+# match is nearer than that window allows (250 bytes), a chain of fewer positions than
+# level 6's 128 is never cut short, an 8-bit hash still lets the match search skip the
+# third byte as it does, and the 127-symbol buffer never fills. Setting up zlib's default
+# 256 KB state was most of the cost of a token.
 SMALL_PAYLOAD_BYTES = 120
+ZLIB_HEADER = b"\x78\x9c"  # deflate, 32 KB window, the default level
 
 
 def _deflate(data: bytes) -> bytes:
     """``zlib.compress(data)``, byte for byte."""
     if len(data) >= SMALL_PAYLOAD_BYTES:
         return zlib.compress(data)
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 15, 1)
-    return compressor.compress(data) + compressor.flush()
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -9, 1)
+    deflated = compressor.compress(data) + compressor.flush()
+    return ZLIB_HEADER + deflated + zlib.adler32(data).to_bytes(4, "big")
 
 
 class TokenMaker:

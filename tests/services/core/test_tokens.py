@@ -86,6 +86,9 @@ def reader_payloads(count: int):
     for size in range(0, 2 * SMALL_PAYLOAD_BYTES):
         yield {"s": "é" * (size // 2) + "a" * size}
         yield ["x" * size, size]
+    for size in range(0, 5 * SMALL_PAYLOAD_BYTES, 7):  # repeats ever further apart
+        text = rng.randbytes(size).hex()
+        yield {"s": text + text[:24]}
 
 
 def test_a_token_maker_makes_the_very_tokens_itsdangerous_makes(app):
