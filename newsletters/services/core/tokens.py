@@ -49,31 +49,14 @@ def _urlsafe(data: bytes) -> bytes:
 
 # itsdangerous's JSON: compact, and UTF-8 rather than \u escapes.
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# Below this many bytes, a raw deflate with a 512-byte window and the smallest hash table,
-# between zlib's own header and checksum, gives the very bytes of ``zlib.compress``: every
-# match is nearer than that window allows (250 bytes), a chain of fewer positions than
-# level 6's 128 is never cut short, an 8-bit hash still lets the match search skip the
-# third byte as it does, and the 127-symbol buffer never fills. Setting up zlib's default
-# 256 KB state was most of the cost of a token.
-SMALL_PAYLOAD_BYTES = 120
-ZLIB_HEADER = b"\x78\x9c"  # deflate, 32 KB window, the default level
-
-
-def _deflate(data: bytes) -> bytes:
-    """``zlib.compress(data)``, byte for byte."""
-    if len(data) >= SMALL_PAYLOAD_BYTES:
-        return zlib.compress(data)
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -9, 1)
-    deflated = compressor.compress(data) + compressor.flush()
-    return ZLIB_HEADER + deflated + zlib.adler32(data).to_bytes(4, "big")
 
 
 class TokenMaker:
     """Makes many tokens of one purpose: the very tokens :func:`make_token` makes.
 
-    itsdangerous builds a signer, derives its key and sets up zlib for every token,
-    which was a fifth of an issue's CPU per reader. Here the key is derived and the
-    HMAC keyed once; each token copies the HMAC and follows itsdangerous's steps
+    itsdangerous builds a signer and derives its key for every token, which with its
+    layers of calls was a fifth of an issue's CPU per reader. Here the key is derived
+    and the HMAC keyed once; each token copies the HMAC and follows itsdangerous's steps
     (``URLSafeTimedSerializer`` with its defaults: compact JSON, deflated when that
     is shorter, a timestamp, HMAC-SHA1 under the "django-concat" key).
     """
@@ -91,7 +74,7 @@ class TokenMaker:
     def dumps(self, payload: Any) -> str:
         """The signed token for ``payload``."""
         data = _COMPACT_JSON(payload).encode("utf-8")
-        compressed = _deflate(data)
+        compressed = zlib.compress(data)
         body = b"." + _urlsafe(compressed) if len(compressed) < len(data) - 1 else _urlsafe(data)
         now = int(self.clock())
         if now != self.second:

@@ -9,7 +9,6 @@ from itsdangerous import TimestampSigner
 
 from newsletters.errors import ExpiredToken, InvalidToken
 from newsletters.services.core.tokens import (
-    SMALL_PAYLOAD_BYTES,
     Purpose,
     TokenMaker,
     make_token,
@@ -73,8 +72,8 @@ class SignedAt(TimestampSigner):
 
 
 def reader_payloads(count: int):
-    """What an issue's links name (readers, newsletters, issues), and odd payloads around
-    the size where the maker deflates differently."""
+    """What an issue's links name (readers, newsletters, issues), and odd payloads of every
+    size, deflated or not."""
     rng = random.Random(17)
     for _ in range(count):
         reader = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -83,10 +82,10 @@ def reader_payloads(count: int):
         yield {"s": reader, "n": other}
         yield {"s": reader, "n": None}
         yield {"s": reader, "i": other}
-    for size in range(0, 2 * SMALL_PAYLOAD_BYTES):
+    for size in range(0, 240):
         yield {"s": "é" * (size // 2) + "a" * size}
         yield ["x" * size, size]
-    for size in range(0, 5 * SMALL_PAYLOAD_BYTES, 7):  # repeats ever further apart
+    for size in range(0, 600, 7):  # repeats ever further apart
         text = rng.randbytes(size).hex()
         yield {"s": text + text[:24]}
 
