@@ -6,7 +6,14 @@ link they were ever sent, and a token made for one purpose is worthless for
 another. A counting token (click, open) names only an issue and a link: no reader.
 """
 
+import base64
 import enum
+import hashlib
+import hmac
+import json
+import time
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -34,6 +41,49 @@ def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     # itsdangerous signs with the last key and verifies against all of them.
     keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
     return URLSafeTimedSerializer(keys, salt=f"newsletters.{purpose.value}")
+
+
+def _urlsafe(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+# itsdangerous's JSON: compact, and UTF-8 rather than \u escapes.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class TokenMaker:
+    """Makes many tokens of one purpose: the very tokens :func:`make_token` makes.
+
+    itsdangerous builds a signer and derives its key for every token, which with its
+    layers of calls was a fifth of an issue's CPU per reader. Here the key is derived
+    and the HMAC keyed once; each token copies the HMAC and follows itsdangerous's steps
+    (``URLSafeTimedSerializer`` with its defaults: compact JSON, deflated when that
+    is shorter, a timestamp, HMAC-SHA1 under the "django-concat" key).
+    """
+
+    def __init__(self, purpose: Purpose, clock: Callable[[], float] = time.time) -> None:
+        salt = f"newsletters.{purpose.value}".encode()
+        secret = current_app.config["SECRET_KEY"]
+        secret = secret.encode("utf-8") if isinstance(secret, str) else secret
+        key = hashlib.sha1(salt + b"signer" + secret).digest()
+        self.mac = hmac.new(key, digestmod=hashlib.sha1)
+        self.clock = clock
+        self.second = -1
+        self.stamp = b""  # ".<timestamp>" of ``second``
+
+    def dumps(self, payload: Any) -> str:
+        """The signed token for ``payload``."""
+        data = _COMPACT_JSON(payload).encode("utf-8")
+        compressed = zlib.compress(data)
+        body = b"." + _urlsafe(compressed) if len(compressed) < len(data) - 1 else _urlsafe(data)
+        now = int(self.clock())
+        if now != self.second:
+            self.second = now
+            self.stamp = b"." + _urlsafe(now.to_bytes(8, "big").lstrip(b"\0"))
+        signed = body + self.stamp
+        mac = self.mac.copy()
+        mac.update(signed)
+        return (signed + b"." + _urlsafe(mac.digest())).decode("ascii")
 
 
 def _max_age(purpose: Purpose) -> int | None:

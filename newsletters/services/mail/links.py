@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from newsletters.models import Newsletter, Subscriber
-from newsletters.services.core.tokens import Purpose, make_token, serializer
+from newsletters.services.core.tokens import Purpose, TokenMaker, make_token
 
 TOKEN_MARK = "__TOKEN__"
 # Written into an issue rendered once, and replaced by each reader's own links.
@@ -13,11 +13,12 @@ UNSUBSCRIBE_PLACEHOLDER = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES_PLACEHOLDER = "__NL_PREFERENCES_URL__"
 # "View in browser" for an issue with no public archive page: the reader's own signed copy.
 VIEW_PLACEHOLDER = "__NL_VIEW_URL__"
+READER_PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER, VIEW_PLACEHOLDER)
 
 
 def fill_sample_links(body: str, sample_url: str) -> str:
     """A rendered issue's body with one sample link where each reader's own links go."""
-    for placeholder in (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER, VIEW_PLACEHOLDER):
+    for placeholder in READER_PLACEHOLDERS:
         body = body.replace(placeholder, sample_url)
     return body
 
@@ -34,7 +35,7 @@ def external_url(endpoint: str, **values) -> str:
 class ReaderLinks:
     """A reader's own preferences and unsubscribe links.
 
-    The URL patterns and signers are prepared once, so making the links for
+    The URL patterns and token makers are prepared once, so making the links for
     every reader of a large issue costs two signatures each and nothing else.
     """
 
@@ -42,8 +43,8 @@ class ReaderLinks:
         self.newsletter_uuid = str(newsletter.uuid) if newsletter is not None else None
         self.preferences_pattern = external_url("public.preferences", token=TOKEN_MARK)
         self.unsubscribe_pattern = external_url("public.unsubscribe", token=TOKEN_MARK)
-        self.preferences_signer = serializer(Purpose.PREFERENCES)
-        self.unsubscribe_signer = serializer(Purpose.UNSUBSCRIBE)
+        self.preferences_signer = TokenMaker(Purpose.PREFERENCES)
+        self.unsubscribe_signer = TokenMaker(Purpose.UNSUBSCRIBE)
         self.view_pattern: str | None = None  # made when first needed
 
     def preferences(self, subscriber_uuid: str) -> str:
@@ -60,7 +61,7 @@ class ReaderLinks:
         """The reader's own copy of an issue on the web, with their own links (one signature)."""
         if self.view_pattern is None:
             self.view_pattern = external_url("archive.reader_copy", token=TOKEN_MARK)
-            self.view_signer = serializer(Purpose.VIEW)
+            self.view_signer = TokenMaker(Purpose.VIEW)
         token = self.view_signer.dumps({"s": subscriber_uuid, "i": issue_uuid})
         return self.view_pattern.replace(TOKEN_MARK, token)
 

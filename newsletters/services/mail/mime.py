@@ -22,6 +22,7 @@ from flask import current_app
 
 from newsletters.config import site_domain
 from newsletters.models import OutboxMessage
+from newsletters.services.mail.links import READER_PLACEHOLDERS
 from newsletters.services.mail.render import clean_header_text, subject_text
 
 # Signed, so no relay can add, drop or alter them without breaking the signature.
@@ -91,17 +92,49 @@ def header_line(name: str, value: str, *, utf8: bool = False) -> bytes:
 
 
 def _quoted_printable(text: str) -> bytes:
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
     return encoded.replace(b"\n", b"\r\n")
+
+
+def _encoded_once(text: str) -> list[bytes | str]:
+    """A body quoted-printable encoded, except its lines that hold a reader's links: those
+    stay text, to be filled in and encoded for each reader.
+
+    ``b2a_qp`` starts afresh at every line break (its soft breaks and the encoding of
+    spaces at a line's end look no further than the line), so encoding the body a run
+    of lines at a time gives the very bytes of encoding it whole.
+    """
+    if "\r" in text.replace("\r\n", ""):  # a stray CR may change how b2a_qp breaks lines
+        return [text.replace("\r\n", "\n")]
+    pieces: list[bytes | str] = []
+    run: list[str] = []  # lines of the same kind, not yet added
+
+    def close_run(personal: bool) -> None:
+        if run:
+            joined = "".join(run)
+            pieces.append(joined if personal else _quoted_printable(joined))
+            run.clear()
+
+    personal = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        own = any(placeholder in line for placeholder in READER_PLACEHOLDERS)
+        if own != personal:
+            close_run(personal)
+            personal = own
+        run.append(line + "\n")
+    run[-1] = run[-1][:-1]  # the last line has no break after it
+    close_run(personal)
+    return pieces
 
 
 class MessageTemplate:
     """A message rendered once, then turned into wire bytes for each recipient.
 
-    Everything common is encoded once. Per recipient only ``To``, ``Message-ID``,
-    their own headers (``List-Unsubscribe``) and their own links change: the
-    links are written into the text and HTML as placeholders and replaced
-    here. The result is multipart/alternative, both parts quoted-printable UTF-8.
+    Everything common is encoded once, the bodies too. Per recipient only ``To``,
+    ``Message-ID``, their own headers (``List-Unsubscribe``) and their own links
+    change: the links are written into the text and HTML as placeholders, and only
+    the lines that hold one are filled in and encoded here. The result is
+    multipart/alternative, both parts quoted-printable UTF-8.
     """
 
     def __init__(
@@ -133,18 +166,31 @@ class MessageTemplate:
             + self.boundary.encode()
             + b'"\r\n\r\n'
         )
-        self.text = text
-        self.html = html
-
-    def _part(self, subtype: str, body: str) -> bytes:
-        return (
-            (
-                f'--{self.boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            ).encode()
-            + _quoted_printable(body)
-            + b"\r\n"
+        self.body = self._merged(
+            [
+                *self._part("plain", text),
+                *self._part("html", html),
+                f"--{self.boundary}--\r\n".encode(),
+            ]
         )
+
+    def _part(self, subtype: str, body: str) -> list[bytes | str]:
+        head = (
+            f'--{self.boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode()
+        return [head, *_encoded_once(body), b"\r\n"]
+
+    @staticmethod
+    def _merged(pieces: list[bytes | str]) -> list[bytes | str]:
+        """Neighbouring encoded pieces as one, so a reader's message is a handful of joins."""
+        merged: list[bytes | str] = []
+        for piece in pieces:
+            if merged and isinstance(piece, bytes) and isinstance(merged[-1], bytes):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        return merged
 
     def render(
         self,
@@ -155,24 +201,26 @@ class MessageTemplate:
         links: dict[str, str] | None = None,
     ) -> bytes:
         """The bytes for one recipient, DKIM-signed when a key is configured."""
+        links = links or {}
+        if not set(links) <= set(READER_PLACEHOLDERS):
+            raise ValueError(
+                f"not a reader's link: {sorted(set(links) - set(READER_PLACEHOLDERS))}"
+            )
         address, needs_utf8 = smtp_address(to)
-        text, html = self.text, self.html
-        for placeholder, url in (links or {}).items():
-            text = text.replace(placeholder, url)
-            html = html.replace(placeholder, url)
-        own = [header_line("To", address, utf8=needs_utf8), header_line("Message-ID", message_id)]
-        own += [header_line(name, value) for name, value in (headers or {}).items()]
-        raw = b"".join(
-            [
-                self.head,
-                *own,
-                self.mime_head,
-                self._part("plain", text),
-                self._part("html", html),
-                f"--{self.boundary}--\r\n".encode(),
-            ]
-        )
-        return dkim_sign(raw)
+        raw = [
+            self.head,
+            header_line("To", address, utf8=needs_utf8),
+            header_line("Message-ID", message_id),
+            *(header_line(name, value) for name, value in (headers or {}).items()),
+            self.mime_head,
+        ]
+        for piece in self.body:
+            if isinstance(piece, str):
+                for placeholder, url in links.items():
+                    piece = piece.replace(placeholder, url)
+                piece = _quoted_printable(piece)
+            raw.append(piece)
+        return dkim_sign(b"".join(raw))
 
 
 def message_bytes(message: OutboxMessage) -> bytes:

@@ -9,9 +9,9 @@ and RSET, lead a group: so a group is ``[.] [RSET] MAIL RCPT DATA``.
 
 import re
 import smtplib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from newsletters.services.mail.smtp import DeliveryError
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
+class Settled(NamedTuple):
     """What became of one submitted message: sent when ``error`` is None.
 
     ``key`` is whatever the caller named the message with (a delivery id, say).
@@ -39,34 +38,34 @@ class Submitted:
     error: "DeliveryError | None" = None
 
 
-class Group:
-    """Commands whose replies are read in order, each given to its check.
+class Step(NamedTuple):
+    """One command of a group: its line (with its CRLF), the check of its reply,
+    ``check(message, code, reply)``, the message it belongs to, and whether it goes
+    unsaid once that message was refused (which only one by one can do)."""
+
+    line: bytes
+    check: Callable
+    message: Submitted | None = None
+    only_if_accepted: bool = False
+
+
+def run_group(connection: smtplib.SMTP, pipelined: bool, steps: list[Step], results: list) -> None:
+    """Send a group's commands, read their replies in order and check each one.
 
     Pipelined, the whole group goes in one write and every reply is read, even after
-    a refusal. Otherwise each command waits for the previous reply, and a command
-    whose ``unless`` says so (the rest of a refused transaction) is not sent at all.
+    a refusal. Otherwise each command waits for the previous reply. Whatever a check
+    returns is appended to ``results`` at once, so what is known survives a failure
+    later in the group.
     """
-
-    def __init__(self, connection: smtplib.SMTP, pipelined: bool) -> None:
-        self.connection = connection
-        self.pipelined = pipelined
-        self.steps: list[tuple[bytes, Callable, Callable[[], bool] | None]] = []
-
-    def add(self, line: bytes, check: Callable, unless: Callable[[], bool] | None = None) -> None:
-        """A command (with its CRLF) and the check of its reply, ``check(code, text)``."""
-        self.steps.append((line, check, unless))
-
-    def run(self) -> Iterator:
-        """Send, read and check; yields what the checks return, as soon as they return it."""
-        if self.pipelined:
-            self.connection.send(b"".join(line for line, _, _ in self.steps))
-        for line, check, unless in self.steps:
-            if not self.pipelined:
-                if unless is not None and unless():
-                    continue
-                self.connection.send(line)
-            if (result := check(*self.connection.getreply())) is not None:
-                yield result
+    if pipelined:
+        connection.send(b"".join([step.line for step in steps]))
+    for line, check, message, only_if_accepted in steps:
+        if not pipelined:
+            if only_if_accepted and message.error is not None:
+                continue
+            connection.send(line)
+        if (result := check(message, *connection.getreply())) is not None:
+            results.append(result)
 
 
 def content(raw: bytes) -> bytes:

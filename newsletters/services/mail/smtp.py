@@ -16,7 +16,7 @@ from flask import current_app
 from newsletters.extensions import mail
 from newsletters.services.mail import devmailbox, pace
 from newsletters.services.mail.mime import sender, smtp_address
-from newsletters.services.mail.pipelining import Group, Settled, Submitted, content
+from newsletters.services.mail.pipelining import Settled, Step, Submitted, content, run_group
 
 SMTP_TIMEOUT_SECONDS = 30
 # A health check should answer quickly even when the server does not.
@@ -177,27 +177,34 @@ class SMTPTransport:
         if needs_utf8 and not self.connection.has_extn("smtputf8"):
             return [Settled(key, TemporaryFailure("the server does not support SMTPUTF8"))]
         option = " SMTPUTF8" if needs_utf8 else ""
-        commands = f"MAIL FROM:<{envelope_from or self.envelope_from}>{option}\r\n"
-        commands += f"RCPT TO:<{address}>\r\nDATA\r\n"
-        return self._exchange(message, commands.encode(), raw)
+        # MAIL, RCPT and DATA, each reply checked; after a refusal the rest say nothing new.
+        transaction = [
+            Step(
+                f"MAIL FROM:<{envelope_from or self.envelope_from}>{option}\r\n".encode(),
+                self._after_mail,
+                message,
+            ),
+            Step(f"RCPT TO:<{address}>\r\n".encode(), self._after_rcpt, message, True),
+            Step(b"DATA\r\n", self._after_data, message, True),
+        ]
+        return self._exchange(message, transaction, raw)
 
     def finish(self) -> list[Settled]:
         """End the last submitted message and return its outcome (nothing if none waits)."""
-        return self._exchange(None, b"", b"") if self.open is not None else []
+        return self._exchange(None, [], b"") if self.open is not None else []
 
-    def _exchange(self, message: Submitted | None, commands: bytes, raw: bytes) -> list[Settled]:
+    def _exchange(
+        self, message: Submitted | None, transaction: list[Step], raw: bytes
+    ) -> list[Settled]:
         previous, self.open = self.open, None
         settled: list[Settled] = []
+        steps = transaction
+        if message is not None and self.reset_due:  # RFC 2920 lets RSET lead a group, like the dot
+            steps = [Step(b"RSET\r\n", self._reset), *steps]
+        if previous is not None:
+            steps = [Step(b".\r\n", self._ended, previous), *steps]
         try:
-            group = Group(self.connection, self.pipelining)
-            if previous is not None:
-                group.add(b".\r\n", lambda code, reply: self._ended(previous, code, reply))
-            if message is not None:
-                if self.reset_due:  # RFC 2920 lets RSET lead a group, like the dot
-                    group.add(b"RSET\r\n", self._reset)
-                self._transaction(group, message, commands)
-            for outcome in group.run():
-                settled.append(outcome)
+            run_group(self.connection, self.pipelining, steps, settled)
             if message is not None and message.error is None:
                 self.connection.send(content(raw))  # all but the dot: that waits for the next call
                 self.open = message
@@ -214,30 +221,22 @@ class SMTPTransport:
             self.reset_due = True
         return settled
 
-    def _transaction(self, group: Group, message: Submitted, commands: bytes) -> None:
-        """MAIL, RCPT and DATA, each reply checked; after a refusal the rest say nothing new."""
-        mail, rcpt, data = commands.splitlines(keepends=True)
+    def _after_mail(self, message: Submitted, code: int, reply: bytes) -> None:
+        if code != 250:  # our own From: a settings problem, not the message's. Keep it.
+            error = TemporaryFailure(f"sender refused: {code} {reply!r}")
+            self._refused(message, code, error, slow=code == 421)
 
-        def after_mail(code: int, reply: bytes) -> None:
-            if code != 250:  # our own From: a settings problem, not the message's. Keep it.
-                error = TemporaryFailure(f"sender refused: {code} {reply!r}")
-                self._refused(message, code, error, slow=code == 421)
+    def _after_rcpt(self, message: Submitted, code: int, reply: bytes) -> None:
+        if code not in (250, 251):
+            error = _classify(code, reply, at_recipient=True)
+            self._refused(message, code, error, slow=400 <= code < 500)
 
-        def after_rcpt(code: int, reply: bytes) -> None:
-            if code not in (250, 251):
-                error = _classify(code, reply, at_recipient=True)
-                self._refused(message, code, error, slow=400 <= code < 500)
-
-        def after_data(code: int, reply: bytes) -> None:
-            if code != 354:
-                self._refused(message, code, _classify(code, reply), slow=400 <= code < 500)
-            elif message.error is not None:  # DATA accepted after a refusal: send nothing
-                self.connection.send(b".\r\n")
-                self.connection.getreply()
-
-        group.add(mail, after_mail)
-        group.add(rcpt, after_rcpt, unless=lambda: message.error is not None)
-        group.add(data, after_data, unless=lambda: message.error is not None)
+    def _after_data(self, message: Submitted, code: int, reply: bytes) -> None:
+        if code != 354:
+            self._refused(message, code, _classify(code, reply), slow=400 <= code < 500)
+        elif message.error is not None:  # DATA accepted after a refusal: send nothing
+            self.connection.send(b".\r\n")
+            self.connection.getreply()
 
     def _refused(self, message: Submitted, code: int, error: DeliveryError, *, slow: bool) -> None:
         """Note the first refusal of a message; a 421 means the server is hanging up."""
@@ -254,7 +253,7 @@ class SMTPTransport:
             self._refused(message, code, _classify(code, reply), slow=400 <= code < 500)
         return Settled(message.key, message.error)
 
-    def _reset(self, code: int, reply: bytes) -> None:
+    def _reset(self, _: None, code: int, reply: bytes) -> None:
         self.reset_due = False
         if code == 421:
             raise smtplib.SMTPResponseException(code, reply)

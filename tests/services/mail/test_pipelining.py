@@ -147,3 +147,12 @@ def test_a_message_never_ended_is_not_delivered(app, transport, server):
     with smtp.open_transport() as again:
         assert _send(again, "b@example.com") == {"b@example.com": None}
     assert server.recipients == ["b@example.com"]
+
+
+def test_one_by_one_nothing_more_is_said_for_a_refused_recipient(transport, server, proxy):
+    server.refuse("gone@example.com", "550 5.1.1 No such user")
+    outcomes = _send(transport, "gone@example.com")
+    assert isinstance(outcomes["gone@example.com"], smtp.PermanentFailure)
+    transport.close()
+    # EHLO, the group (pipelined) or MAIL and RCPT (one by one: no DATA after the 550), QUIT.
+    assert proxy.client_turns() == (3 if server.pipelining else 4)

@@ -47,3 +47,15 @@ def test_a_token_fits_a_local_part_whatever_the_id_and_survives_case_folding(app
         assert verp.find_tokens(f"Return-Path: <BOUNCES+{token.upper()}@x>") == [token]
         assert verp.read_token(verp.token_for_outbox(7)) == verp.MessageRef("outbox", 7)
         assert verp.read_token("o7-" + token.split("-")[1]) is None
+
+
+def test_tokens_keep_their_form_so_mail_already_sent_still_reads(app):
+    app.config.update(SECRET_KEY="a fixed key for the test", SECRET_KEY_FALLBACKS=[])
+    with app.app_context():
+        assert verp.token_for_delivery(1) == "d1-e6evfyy3vp632p3f"
+        assert verp.token_for_delivery(123456789) == "d21i3v9-srh3ruri7nwasyjb"
+        assert verp.token_for_outbox(42) == "o16-p2znupqxjaawhcdo"
+    app.config.update(SECRET_KEY="the next key", SECRET_KEY_FALLBACKS=["a fixed key for the test"])
+    with app.app_context():
+        assert verp.token_for_delivery(1) == "d1-w2no27z2fzmaezll"
+        assert verp.read_token("d1-e6evfyy3vp632p3f") == verp.MessageRef("delivery", 1)
