@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     app.on_first_route(register_web)
     register_input_checks(app)
+    register_template_helpers(app)
     register_cli(app)
     register_celery(app)
     register_migrations(app)
@@ -100,10 +101,8 @@ def register_blueprints(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     """Pages for errors, in the site's own words."""
     from newsletters import error_pages
-    from newsletters.public import support
 
     error_pages.register_error_handlers(app)
-    support.init_app(app)
 
 
 def register_input_checks(app: Flask) -> None:
@@ -111,6 +110,13 @@ def register_input_checks(app: Flask) -> None:
     from newsletters import http
 
     http.init_app(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """What every template may use, mail rendered by a worker or a command included."""
+    from newsletters import support
+
+    support.init_app(app)
 
 
 def register_security_headers(app: Flask) -> None:
