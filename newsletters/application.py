@@ -45,7 +45,8 @@ class ExtensionsOnDemand(dict):
 
 
 class Newsletters(Flask):
-    """Flask, with the routes registered the first time the URL map is read."""
+    """Flask, with the routes registered the first time the URL map (or the list of
+    blueprints) is read."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._route_setup: list[Callable[[Flask], None]] = []
@@ -68,12 +69,24 @@ class Newsletters(Flask):
     def url_map(self, value: Map) -> None:
         self._url_map = value
 
+    @property  # type: ignore[override]
+    def blueprints(self) -> dict:
+        if self._route_setup and self._routes_loader != threading.get_ident():
+            self.load_routes()
+        return self._blueprints
+
+    @blueprints.setter
+    def blueprints(self, value: dict) -> None:
+        self._blueprints = value
+
     def load_routes(self) -> None:
         """Register whatever serves requests now, once, even with threads racing."""
         with self._routes_lock:  # another thread waits here until every route is there
             self._routes_loader = threading.get_ident()
             try:
                 while self._route_setup:
-                    self._route_setup.pop(0)(self)
+                    # Taken off the list only once done, so no thread sees it empty too soon.
+                    self._route_setup[0](self)
+                    self._route_setup.pop(0)
             finally:
                 self._routes_loader = None
