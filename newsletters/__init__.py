@@ -27,7 +27,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     register_extensions(app)
     app.on_first_route(register_web)
-    register_input_checks(app)
     register_template_helpers(app)
     register_cli(app)
     register_celery(app)
@@ -82,6 +81,7 @@ def register_web(app: Flask) -> None:
     login.user_loader(admins.admin_by_id)
     register_blueprints(app)
     register_error_handlers(app)
+    register_input_checks(app)
     register_security_headers(app)
 
 

@@ -1,11 +1,13 @@
 """The Flask app class: the pages mounted when first needed, extensions made on demand.
 
 A cron command such as ``flask outbox drain`` builds the whole app, but has no use
-for the admin views, the forms or Celery. Here the blueprints are registered the
-first time anything reads the URL map: the first request (before it is dispatched),
-``url_for`` in a request, or a mail building a link with ``external_url``. So every
-route is there whenever a URL is matched or built, and a command that builds none
-never imports the views.
+for the admin views, the forms or Celery. Here what serves requests (the blueprints,
+their error pages, hooks and headers) is set up once, before the first request
+context is made, so before anything of a request runs: even a request refused before
+its URL is matched, such as one for a host this site does not serve. A URL built
+outside a request (a mail's link, through ``external_url``) and a template looked up
+in the blueprints set it up too. So every route is there whenever a URL is matched
+or built, and a command that builds none never imports the views.
 """
 
 import threading
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask.ctx import RequestContext
 from werkzeug.routing import Map
 
 
@@ -45,8 +48,8 @@ class ExtensionsOnDemand(dict):
 
 
 class Newsletters(Flask):
-    """Flask, with the routes registered the first time the URL map (or the list of
-    blueprints) is read."""
+    """Flask, with what serves requests set up before the first request, or the first
+    time the URL map (or the list of blueprints) is read."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._route_setup: list[Callable[[Flask], None]] = []
@@ -56,13 +59,19 @@ class Newsletters(Flask):
         self.extensions = ExtensionsOnDemand(self.extensions)
 
     def on_first_route(self, setup: Callable[[Flask], None]) -> None:
-        """Run ``setup(app)`` before the URL map is first used (it may register blueprints)."""
+        """Run ``setup(app)`` before the first request or URL (it may register blueprints)."""
         self._route_setup.append(setup)
+
+    def request_context(self, environ: dict) -> RequestContext:
+        """Every request, the test client's included, starts here: before its host is
+        checked, its URL matched, or Flask counts it as the first request (after which
+        no hook may be added)."""
+        self.load_routes()
+        return super().request_context(environ)
 
     @property  # type: ignore[override]
     def url_map(self) -> Map:
-        if self._route_setup and self._routes_loader != threading.get_ident():
-            self.load_routes()
+        self.load_routes()
         return self._url_map
 
     @url_map.setter
@@ -71,8 +80,7 @@ class Newsletters(Flask):
 
     @property  # type: ignore[override]
     def blueprints(self) -> dict:
-        if self._route_setup and self._routes_loader != threading.get_ident():
-            self.load_routes()
+        self.load_routes()
         return self._blueprints
 
     @blueprints.setter
@@ -80,7 +88,10 @@ class Newsletters(Flask):
         self._blueprints = value
 
     def load_routes(self) -> None:
-        """Register whatever serves requests now, once, even with threads racing."""
+        """Register whatever serves requests, once, even with threads racing. The thread
+        doing it reads the URL map and the blueprints as they are meanwhile."""
+        if not self._route_setup or self._routes_loader == threading.get_ident():
+            return
         with self._routes_lock:  # another thread waits here until every route is there
             self._routes_loader = threading.get_ident()
             try:
