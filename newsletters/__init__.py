@@ -44,14 +44,13 @@ def register_extensions(app: Flask) -> None:
     from newsletters import locales, models
     from newsletters.extensions import db
     from newsletters.services.core import transactions
-    from newsletters.services.mail import dkim_signing, outbox, smtp
+    from newsletters.services.mail import outbox, smtp
 
     assert models.Newsletter  # every model is imported, so Alembic sees the whole schema
     db.init_app(app)
     locales.init_app(app)  # readers' languages (Flask-Babel)
     transactions.init_app(app)
     smtp.init_app(app)
-    dkim_signing.init_app(app)
     outbox.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

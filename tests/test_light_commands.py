@@ -15,7 +15,8 @@ import pytest
 from tests.support.stack import ROOT, environment
 
 # Importing any of these costs time and memory that a command with nothing to do
-# does not need: the pages and their forms, Alembic, Celery, feeds, CSS inlining.
+# does not need: the pages and their forms, Alembic, Celery, feeds, CSS inlining,
+# DKIM signing (dkimpy, its DNS resolver, cryptography).
 HEAVY = (
     "newsletters.admin",
     "newsletters.api",
@@ -31,6 +32,9 @@ HEAVY = (
     "wtforms",
     "zxcvbn",
     "email_validator",
+    "dkim",
+    "dns",
+    "cryptography",
 )
 
 # Run ``flask`` as the console script does, and print what was imported when it exits.
