@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_production_settings(app)
     os.makedirs(app.instance_path, exist_ok=True)
     register_extensions(app)
+    app.on_first_link(register_link_pages)
     app.on_first_route(register_web)
     register_template_helpers(app)
     register_cli(app)
@@ -84,12 +85,19 @@ def register_web(app: Flask) -> None:
     register_security_headers(app)
 
 
-def register_blueprints(app: Flask) -> None:
-    """Mount the reader pages, and the development mailbox when mail stays local."""
-    from newsletters import admin, api, dev, public, webhooks
+def register_link_pages(app: Flask) -> None:
+    """Mount the reader pages and the archive: what mail links to, so mounted first."""
+    from newsletters import public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(public.archive.bp)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the API, the console, the webhooks, and the development mailbox when mail
+    stays local (after the reader pages, ``register_link_pages``)."""
+    from newsletters import admin, api, dev, webhooks
+
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)

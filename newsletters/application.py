@@ -1,13 +1,17 @@
 """The Flask app class: the pages mounted when first needed, extensions made on demand.
 
 A cron command such as ``flask outbox drain`` builds the whole app, but has no use
-for the admin views, the forms or Celery. Here what serves requests (the blueprints,
-their error pages, hooks and headers) is set up once, before the first request
-context is made, so before anything of a request runs: even a request refused before
-its URL is matched, such as one for a host this site does not serve. A URL built
-outside a request (a mail's link, through ``external_url``) and a template looked up
-in the blueprints set it up too. So every route is there whenever a URL is matched
-or built, and a command that builds none never imports the views.
+for the admin views, the forms or Celery. Here the app is set up in two stages:
+
+- the pages that mail links to (``on_first_link``): before the first link is built
+  (``external_url``, for a mail) or the first template is looked up, so a send loads
+  the reader pages its links name and not the console, the API or their forms;
+- everything else that serves requests (``on_first_route``): before the first request
+  context is made, so before anything of a request runs, even a request refused
+  before its URL is matched (a host this site does not serve), and whenever the URL
+  map or the blueprints are read in full (``url_for``, ``flask routes``).
+
+A command that sends nothing builds no link and never imports the views.
 """
 
 import threading
@@ -48,18 +52,22 @@ class ExtensionsOnDemand(dict):
 
 
 class Newsletters(Flask):
-    """Flask, with what serves requests set up before the first request, or the first
-    time the URL map (or the list of blueprints) is read."""
+    """Flask, with the pages set up when first needed: see the module's docstring."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._link_setup: list[Callable[[Flask], None]] = []
         self._route_setup: list[Callable[[Flask], None]] = []
-        self._routes_lock = threading.RLock()
-        self._routes_loader: int | None = None  # the thread registering them, meanwhile
+        self._setup_lock = threading.RLock()
+        self._setup_thread: int | None = None  # the thread setting up, meanwhile
         super().__init__(*args, **kwargs)
         self.extensions = ExtensionsOnDemand(self.extensions)
 
+    def on_first_link(self, setup: Callable[[Flask], None]) -> None:
+        """Run ``setup(app)`` before the first link or template (it registers blueprints)."""
+        self._link_setup.append(setup)
+
     def on_first_route(self, setup: Callable[[Flask], None]) -> None:
-        """Run ``setup(app)`` before the first request or URL (it may register blueprints)."""
+        """Run ``setup(app)`` before the first request, after the ``on_first_link`` ones."""
         self._route_setup.append(setup)
 
     def request_context(self, environ: dict) -> RequestContext:
@@ -87,17 +95,33 @@ class Newsletters(Flask):
     def blueprints(self, value: dict) -> None:
         self._blueprints = value
 
+    def link_map(self) -> Map:
+        """The URL map with at least the pages that mail links to."""
+        self._set_up(self._link_setup)
+        return self._url_map
+
+    def iter_blueprints(self):  # type: ignore[override]
+        """Flask reads this to look templates up; the pages that mail links to are enough
+        outside a request (their template filters included), and a request has them all."""
+        self._set_up(self._link_setup)
+        return self._blueprints.values()
+
     def load_routes(self) -> None:
-        """Register whatever serves requests, once, even with threads racing. The thread
-        doing it reads the URL map and the blueprints as they are meanwhile."""
-        if not self._route_setup or self._routes_loader == threading.get_ident():
+        """Set up everything that serves requests."""
+        self._set_up(self._link_setup, self._route_setup)
+
+    def _set_up(self, *stages: list[Callable[[Flask], None]]) -> None:
+        """Run each stage's pending setups once, in order, even with threads racing. The
+        thread doing it reads the URL map and the blueprints as they are meanwhile."""
+        if not any(stages) or self._setup_thread == threading.get_ident():
             return
-        with self._routes_lock:  # another thread waits here until every route is there
-            self._routes_loader = threading.get_ident()
+        with self._setup_lock:  # another thread waits here until the stages are done
+            self._setup_thread = threading.get_ident()
             try:
-                while self._route_setup:
-                    # Taken off the list only once done, so no thread sees it empty too soon.
-                    self._route_setup[0](self)
-                    self._route_setup.pop(0)
+                for pending in stages:
+                    while pending:
+                        # Taken off only once done, so no thread sees it empty too soon.
+                        pending[0](self)
+                        pending.pop(0)
             finally:
-                self._routes_loader = None
+                self._setup_thread = None

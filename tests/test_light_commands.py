@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tests.support.readers import add_newsletter, add_readers, add_stories
 from tests.support.stack import ROOT, environment
 
 # Importing any of these costs time and memory that a command with nothing to do
@@ -58,8 +59,17 @@ def imported_by(settings: dict, *command: str) -> set[str]:
     return set(json.loads(listed[-1].removeprefix("MODULES ")))
 
 
-def heavy_among(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+# A send renders its mail and builds links to the reader pages, so it loads those,
+# and css-inline; not the console, the API, the webhooks, Alembic or the rest.
+NOT_FOR_A_SEND = tuple(
+    name
+    for name in HEAVY
+    if name not in ("newsletters.public", "css_inline", "wtforms", "flask_wtf")
+)
+
+
+def heavy_among(modules: set[str], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy))
 
 
 @pytest.fixture
@@ -75,6 +85,20 @@ def test_a_command_with_nothing_to_do_imports_nothing_heavy(cron_settings, comma
     modules = imported_by(cron_settings, *command)
     assert "newsletters.models" in modules  # it did run, against the database
     assert heavy_among(modules) == []
+
+
+def test_a_send_loads_the_reader_pages_its_links_name_and_nothing_else_heavy(
+    app, cron_settings, mailbox
+):
+    newsletter_id = add_newsletter(app)
+    add_stories(app, newsletter_id, 3)
+    add_readers(app, newsletter_id, 3)
+    modules = imported_by(cron_settings, "digest", "send")
+    sent = mailbox.messages()
+    assert len(sent) == 3  # each reader got the issue, with links to the site's pages
+    assert all("http://newsletters.test/" in message["List-Unsubscribe"] for message in sent)
+    assert "newsletters.public.routes" in modules
+    assert heavy_among(modules, NOT_FOR_A_SEND) == []
 
 
 def test_an_empty_bounce_mailbox_is_polled_without_anything_heavy(cron_settings, dovecot):
