@@ -11,6 +11,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from newsletters.services.mail.links import external_url
+
 # Path, and what its page says, in several of the blueprints set up on first use.
 PAGES = {
     "/": "<h1>Explore more newsletters</h1>",
@@ -45,6 +47,17 @@ def fetch(port: int, path: str, host: str = "newsletters.test") -> tuple[int, st
 
 
 def test_first_requests_racing_on_many_threads_each_get_their_page(server):
+    assert_racing_requests_get_their_pages(server)
+
+
+def test_a_mail_link_built_first_still_leaves_every_page_to_the_first_requests(app, server):
+    with app.app_context():  # as a worker builds a mail's links, outside any request
+        link = external_url("public.unsubscribe", token="t0ken")
+    assert link.startswith("http://newsletters.test/") and "t0ken" in link
+    assert_racing_requests_get_their_pages(server)
+
+
+def assert_racing_requests_get_their_pages(server: int) -> None:
     paths = [path for path in PAGES for _ in range(4)]
     start = threading.Barrier(len(paths))
     answers: dict[int, tuple[int, str, dict]] = {}
