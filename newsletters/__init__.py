@@ -39,17 +39,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the unbound extension instances that work outside requests to this app."""
+    """Bind the unbound extension instances to this app.
+
+    CSRF, the rate limiter and sign-in serve requests, but are bound here, in this
+    order, so that their checks run first and in the same order on every request, and
+    so that a command (``flask admin unlock``) finds the limiter set up."""
     from sqlalchemy import event
 
     from newsletters import locales, models
-    from newsletters.extensions import db
+    from newsletters.extensions import csrf, db, limiter, login
     from newsletters.services.core import transactions
     from newsletters.services.mail import outbox, smtp
 
     assert models.Newsletter  # every model is imported, so Alembic sees the whole schema
     db.init_app(app)
+    csrf.init_app(app)
     locales.init_app(app)  # readers' languages (Flask-Babel)
+    limiter.init_app(app)
+    login.init_app(app)
+    login.login_view = "admin.login"
+    login.login_message = None  # the login page says what it needs to
+    login.user_loader(load_admin)
     transactions.init_app(app)
     smtp.init_app(app)
     outbox.init_app(app)
@@ -68,17 +78,15 @@ def register_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", sqlite_pragmas)
 
 
-def register_web(app: Flask) -> None:
-    """What serves requests: sign-in, CSRF, limits, the pages, their errors and headers."""
-    from newsletters.extensions import csrf, limiter, login
+def load_admin(admin_id: str):
+    """The signed-in administrator, for Flask-Login (the console's code loaded on use)."""
     from newsletters.services.console import admins
 
-    csrf.init_app(app)
-    limiter.init_app(app)
-    login.init_app(app)
-    login.login_view = "admin.login"
-    login.login_message = None  # the login page says what it needs to
-    login.user_loader(admins.admin_by_id)
+    return admins.admin_by_id(admin_id)
+
+
+def register_web(app: Flask) -> None:
+    """What serves requests, but mail's links: the pages, their errors and headers."""
     register_blueprints(app)
     register_error_handlers(app)
     register_input_checks(app)

@@ -1,17 +1,15 @@
 """Unbound extension instances, bound to the app in ``create_app``.
 
 Keeping them here, away from the factory and the models, means any module can
-import them without an import cycle. ``csrf`` (Flask-WTF and WTForms) is made
-the first time it is imported, by the pages, so commands never load the forms.
+import them without an import cycle.
 """
-
-from typing import Any
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -33,15 +31,6 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 mail = Mail()
+csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 login = LoginManager()
-
-
-def __getattr__(name: str) -> Any:
-    """``csrf``, made on first use (PEP 562)."""
-    if name != "csrf":
-        raise AttributeError(name)
-    from flask_wtf import CSRFProtect
-
-    globals()["csrf"] = protect = CSRFProtect()
-    return protect

@@ -16,7 +16,7 @@ from tests.support.readers import add_newsletter, add_readers, add_stories
 from tests.support.stack import ROOT, environment
 
 # Importing any of these costs time and memory that a command with nothing to do
-# does not need: the pages and their forms, Alembic, Celery, feeds, CSS inlining,
+# does not need: the pages, Alembic, Celery, feeds, CSS inlining,
 # DKIM signing (dkimpy, its DNS resolver, cryptography).
 HEAVY = (
     "newsletters.admin",
@@ -29,9 +29,8 @@ HEAVY = (
     "kombu",
     "feedparser",
     "css_inline",
-    "flask_wtf",
-    "wtforms",
     "zxcvbn",
+    "argon2",
     "email_validator",
     "dkim",
     "dns",
