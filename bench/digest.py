@@ -11,7 +11,7 @@ Every figure is a ratio against a baseline measured in the same run:
 - the PostgreSQL run again with DKIM signing on (a 2048-bit RSA key), as production sends;
 - ``--executor celery`` with two workers, against the inline PostgreSQL run;
 - peak RSS of ``flask digest send`` at ``--small``, ``--large`` and ``--huge`` readers
-  (``--huge 0`` leaves that one out; ``make bench`` runs it, about 10 more minutes),
+  (``--huge 0`` leaves that one out; ``make bench`` runs it: 15 to 30 more minutes),
   written to a section of its own; ``--memory-only`` runs this stage alone.
 
 The sink is ``bench/sink.py`` in a process of its own; after every run it is
