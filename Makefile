@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/imports.py
 	$(BIN)/python bench/sent_marks.py
 	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/cron.py
 
 # Readers' languages (docs/languages.md): collect every marked string into messages.pot,
 # merge it into each language's messages.po, and compile the .mo files the app reads. The

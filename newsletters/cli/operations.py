@@ -1,4 +1,4 @@
-"""flask outbox, flask admin and flask check: running the service."""
+"""flask admin and flask check: running the service."""
 
 import sys
 
@@ -11,33 +11,8 @@ from newsletters.admin import sign_in_limits
 from newsletters.errors import InvalidInput, NotFound
 from newsletters.services.console import admins, api_tokens, audit, health, two_factor
 from newsletters.services.deliverability import mailbox
-from newsletters.services.mail import outbox, outbox_sending
 
-outbox_cli = AppGroup("outbox", help="Send and inspect the mail waiting to leave.")
 admin_cli = AppGroup("admin", help="Administrators and API tokens.")
-
-
-@outbox_cli.command("drain")
-def drain():
-    """Send every message that is due."""
-    report = outbox_sending.drain()
-    click.echo(report.summary())
-    if report.failed:
-        raise SystemExit(1)
-
-
-@outbox_cli.command("status")
-@click.option("--errors", is_flag=True, help="Also list the latest messages with an error.")
-def status(errors):
-    """Count messages by state."""
-    for state, count in outbox.status_counts().items():
-        click.echo(f"{state}\t{count}")
-    if errors:
-        for message in outbox.recent_failures():
-            click.echo(
-                f"#{message.id} {message.status.value} {message.kind} after "
-                f"{message.attempts} attempts: {message.last_error}"
-            )
 
 
 @admin_cli.command("create")

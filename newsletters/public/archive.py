@@ -19,12 +19,12 @@ from newsletters.errors import NotFound
 from newsletters.http import private_page
 from newsletters.locales import local_date
 from newsletters.public import forms, pages
-from newsletters.public.support import support_mailto
 from newsletters.security import allow_remote_images
 from newsletters.services.branding import DEFAULT_ACCENT, Brand, brand_of
 from newsletters.services.issues import archive, archive_rhythms, atom
 from newsletters.services.issues.schedule import local
 from newsletters.services.mail.links import external_url
+from newsletters.support import support_mailto
 
 bp = Blueprint("archive", __name__)
 

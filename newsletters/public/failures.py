@@ -8,8 +8,8 @@ from newsletters import error_pages
 from newsletters.extensions import db
 from newsletters.http import json_error, wants_json
 from newsletters.public import forms, pages
-from newsletters.public.support import save_failed_text, support_mailto, ticked_names
 from newsletters.services.catalogue import last_known_cards
+from newsletters.support import save_failed_text, support_mailto, ticked_names
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from newsletters.errors import FormExpired, InvalidInput
 from newsletters.http import json_error, wants_json
 from newsletters.locales import N_, translated
 from newsletters.public import forms
-from newsletters.public.support import support_mailto
 from newsletters.security import allow_framing
 from newsletters.services.catalogue import Card, signup_cards
 from newsletters.services.rhythm.choice import RHYTHM_NAMES
+from newsletters.support import support_mailto
 
 
 def new_key() -> str:

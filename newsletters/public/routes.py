@@ -23,13 +23,13 @@ from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import InternalServerError
 from wtforms import ValidationError
 
-from newsletters import error_pages, locales
+from newsletters import error_pages, locales, support
 from newsletters.errors import FormExpired, InvalidInput
 from newsletters.extensions import csrf
 from newsletters.http import private_page, request_origin, wants_json
 from newsletters.limits import limit_signups
 from newsletters.locales import N_
-from newsletters.public import failures, forms, pages, support
+from newsletters.public import failures, forms, pages
 from newsletters.security import allow_framing
 from newsletters.services.catalogue import signup_cards
 from newsletters.services.console import health

@@ -5,7 +5,6 @@ import unicodedata
 from pathlib import Path
 
 from disposable_email_domains import blocklist as BUNDLED_DISPOSABLE_DOMAINS
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from newsletters.errors import InvalidEmail
@@ -31,6 +30,8 @@ def normalize_email(raw: str | None, *, check_deliverability: bool | None = None
         raise InvalidEmail()
     if check_deliverability is None:
         check_deliverability = current_app.config["EMAIL_CHECK_DELIVERABILITY"]
+    from email_validator import EmailNotValidError, validate_email  # DNS modules: load on use
+
     try:
         info = validate_email(candidate, check_deliverability=check_deliverability)
     except EmailNotValidError as exc:

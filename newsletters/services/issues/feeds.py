@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
-import feedparser
 from sqlalchemy import select
 
 from newsletters.errors import InvalidInput
@@ -75,6 +74,8 @@ def pull_feed(newsletter: Newsletter) -> FeedResult:
         result.not_modified = True
         return result
     # A stream, never bytes: given bytes that name a path, feedparser reads that local file.
+    import feedparser  # loaded only when a feed is fetched
+
     parsed = feedparser.parse(io.BytesIO(body))
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         reason = parsed.get("bozo_exception") or "no RSS or Atom entries found"

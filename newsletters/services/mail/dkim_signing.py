@@ -6,8 +6,9 @@ key, which made signing, not sending, the limit of a DKIM-signed issue. This
 hands that one step to ``cryptography`` (OpenSSL), about 0.3 ms, and parses the
 key once instead of for every message. RSASSA-PKCS1-v1_5
 is deterministic, so the signature is byte for byte the one dkimpy would make;
-``tests/test_mailer.py`` checks that. Nothing changes until :func:`init_app`
-(or :func:`install`) runs: importing this module leaves dkimpy as it is.
+``tests/services/mail/test_smtp.py`` checks that. Nothing changes until :func:`install`
+runs, which ``mime.dkim_signer`` does before the first message is signed: importing
+this module leaves dkimpy as it is.
 """
 
 import functools
@@ -61,8 +62,3 @@ def install() -> None:
     """
     dkim.RSASSA_PKCS1_v1_5_sign = rsa_sign
     dkim.parse_pem_private_key = PARSE_KEY_ONCE
-
-
-def init_app(app) -> None:
-    """Sign this app's mail through OpenSSL (the patch is process-wide and idempotent)."""
-    install()

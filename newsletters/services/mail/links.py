@@ -26,7 +26,8 @@ def fill_sample_links(body: str, sample_url: str) -> str:
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL for ``endpoint`` on the configured site, request or not."""
     site = urlsplit(current_app.config["SITE_URL"])
-    adapter = current_app.url_map.bind(
+    # The reader pages are enough to build every link a mail holds (``link_map``).
+    adapter = current_app.link_map().bind(
         site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)

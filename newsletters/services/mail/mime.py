@@ -16,7 +16,6 @@ from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
-import dkim
 import idna
 from flask import current_app
 
@@ -243,7 +242,7 @@ def dkim_sign(raw: bytes) -> bytes:
     if not (config["DKIM_PRIVATE_KEY"] and config["DKIM_SELECTOR"]):
         return raw
     domain = config["DKIM_DOMAIN"] or sender().domain
-    signature = dkim.sign(
+    signature = dkim_signer()(
         raw,
         config["DKIM_SELECTOR"].encode("ascii"),
         domain.encode("ascii"),
@@ -251,6 +250,17 @@ def dkim_sign(raw: bytes) -> bytes:
         include_headers=DKIM_HEADERS,
     )
     return signature + raw
+
+
+@functools.cache
+def dkim_signer():
+    """dkimpy's ``sign``, signing through OpenSSL: both are loaded with the first message
+    signed, so a process that signs none (a cron command with nothing to do) never loads
+    dkimpy, its DNS resolver or ``cryptography``."""
+    from newsletters.services.mail import dkim_signing
+
+    dkim_signing.install()
+    return dkim_signing.dkim.sign
 
 
 @functools.lru_cache(maxsize=4)

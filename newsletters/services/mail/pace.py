@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
 from flask import current_app
 
 from newsletters.config import domain_rate_limits
@@ -163,9 +162,11 @@ class MailPacer:
     def _call(self, method: str, *args):
         """Ask Redis when there is one and it answers, else this process's own line."""
         if self.shared is not None and time.monotonic() >= self.retry_redis_at:
+            from redis import RedisError  # loaded with the shared slots already
+
             try:
                 answer = getattr(self.shared, method)(*args)
-            except redis.RedisError as exc:
+            except RedisError as exc:
                 if not self.redis_away:
                     log.warning(
                         "Redis does not answer (%r): each process paces its own mail until "

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-import css_inline
 from flask import current_app, render_template
 
 
@@ -44,5 +43,7 @@ def render_email(template: str, subject: str, **context) -> RenderedEmail:
         **context,
     }
     text = render_template(f"email/{template}.txt", **context)
+    import css_inline  # loaded only when an email is rendered
+
     html = css_inline.inline(render_template(f"email/{template}.html", **context))
     return RenderedEmail(subject=context["subject"], text=text, html=html)

@@ -1,10 +1,10 @@
 """Mail is wired by ``create_app``, never by an import; the SMTP probe behind ``flask check``."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-import dkim
 import pytest
 from sqlalchemy import select
 
@@ -12,10 +12,10 @@ from newsletters.extensions import db
 from newsletters.models import OutboxKind, OutboxMessage, OutboxStatus
 from newsletters.services.core import transactions
 from newsletters.services.core.transactions import atomic
-from newsletters.services.mail import dkim_signing, outbox, smtp
+from newsletters.services.mail import outbox, smtp
 from newsletters.services.mail.render import render_email
 from tests.support.mail import SMTPRecorder, free_port, password_checker
-from tests.support.tls import server_context
+from tests.support.tls import rsa_key_pair, server_context
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,10 +36,27 @@ def sign():
 assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_signing.PURE_PYTHON_SIGN, "patched on import"
 pure = sign()
 assert dkim_signing._openssl_key.cache_info().currsize == 0, "OpenSSL used before init"
-dkim_signing.init_app(None)
-assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_signing.rsa_sign, "init_app did not patch"
+dkim_signing.install()
+assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_signing.rsa_sign, "install did not patch"
 assert sign() == pure, "the OpenSSL signature differs from dkimpy's"
 assert dkim_signing._openssl_key.cache_info().currsize == 1, "OpenSSL not used after init"
+"""
+
+# Builds an app with a DKIM key in a fresh interpreter, then signs one message with it.
+APP_DKIM_SCRIPT = """
+import json, sys
+from newsletters import create_app
+from newsletters.services.mail import mime
+
+app = create_app(json.loads(sys.argv[1]))
+assert "dkim" not in sys.modules and "cryptography" not in sys.modules, "loaded before signing"
+with app.app_context():
+    signed = mime.dkim_sign(b"From: a@example.com\\r\\nSubject: Hi\\r\\n\\r\\nHello\\r\\n")
+assert signed.startswith(b"DKIM-Signature: "), signed[:40]
+import dkim
+from newsletters.services.mail import dkim_signing
+assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_signing.rsa_sign, "not signed through OpenSSL"
+assert dkim_signing._openssl_key.cache_info().currsize == 1, "OpenSSL not used"
 """
 
 
@@ -49,10 +66,10 @@ def settings(settings, smtp_server):
     return settings
 
 
-def _python(code: str) -> None:
+def _python(code: str, *args: str) -> None:
     """Run ``code`` in a fresh interpreter, from the project's root, and require success."""
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
 
@@ -65,12 +82,14 @@ def test_importing_the_whole_package_registers_no_transaction_hooks():
     )
 
 
-def test_importing_the_signing_code_leaves_dkimpy_alone_until_init_app():
+def test_importing_the_signing_code_leaves_dkimpy_alone_until_installed():
     _python(DKIM_SCRIPT)
 
 
-def test_create_app_makes_dkimpy_sign_through_openssl(app):
-    assert dkim.RSASSA_PKCS1_v1_5_sign is dkim_signing.rsa_sign
+def test_the_apps_first_signed_message_loads_dkimpy_and_signs_through_openssl(settings):
+    private, _ = rsa_key_pair()
+    settings.update(DKIM_PRIVATE_KEY=private.decode(), DKIM_SELECTOR="s")
+    _python(APP_DKIM_SCRIPT, json.dumps(settings))
 
 
 @atomic
