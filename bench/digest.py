@@ -15,7 +15,8 @@ Every figure is a ratio against a baseline measured in the same run:
 - ``--only profile``: where the sender's CPU goes, per message (cProfile, one connection);
 - peak RSS of ``flask digest send`` at ``--small``, ``--large`` and ``--huge`` readers
   (``--huge 0`` leaves that one out; ``make bench`` runs it: 15 to 30 more minutes),
-  written to a section of its own; ``--memory-only`` runs this stage alone.
+  written to a section of its own; ``--memory-only`` runs this stage alone, and
+  ``--speed-only`` every stage but this one.
 
 The sink is ``bench/sink.py`` in a process of its own; after every run it is
 asked how many messages arrived and whether any reader got two.
@@ -406,6 +407,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--huge", type=int, default=1_000_000, help="0: not measured")
     parser.add_argument("--memory-only", action="store_true", help="only peak RSS by size")
+    parser.add_argument("--speed-only", action="store_true", help="everything but peak RSS")
     parser.add_argument("--no-write", action="store_true", help="do not touch results.md")
     parser.add_argument("--only", choices=["proxy", "profile"], help="run one stage alone")
     parser.add_argument("--proxy-readers", type=int, default=5_000)
@@ -469,7 +471,8 @@ Every run's sink counted each reader exactly once.
     if not args.no_write:
         write_section("digest", body)
         write_section("digest-proxy", delayed)
-    measure_memory(args)
+    if not args.speed_only:
+        measure_memory(args)
 
 
 def measure_memory(args: argparse.Namespace) -> None:
