@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import make_database  # noqa: E402
+from bench.setup import make_database, publisher_settings  # noqa: E402
 from tests.support.databases import drop_database  # noqa: E402
 from tests.support.stack import environment, flask  # noqa: E402
 
@@ -36,17 +36,7 @@ TIME_TARGET, MEMORY_TARGET = 1.5, 1.3
 
 
 def settings_for(database_url: str) -> dict:
-    return {
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "SITE_URL": "https://news.test",
-        "SUPPORT_EMAIL": "help@news.test",
-        "POSTAL_ADDRESS": "1 Press Row, Springfield",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
-        "DATABASE_URL": database_url,
-        "BOUNCE_MAILBOX_URL": "",
-    }
+    return publisher_settings(database_url, BOUNCE_MAILBOX_URL="")
 
 
 def run_once(argv: list[str], env: dict) -> tuple[float, float]:

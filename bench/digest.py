@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import REDIS_URL, forget_keys, make_database  # noqa: E402
+from bench.setup import REDIS_URL, forget_keys, make_database, publisher_settings  # noqa: E402
 from newsletters import create_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
 from tests.support.databases import drop_database  # noqa: E402
@@ -123,19 +123,12 @@ def delayed(upstream_port: int, delay_ms: float):
 
 
 def settings_for(database_url: str, port: int, workdir: Path) -> dict:
-    return {
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "SITE_URL": "https://news.test",
-        "SUPPORT_EMAIL": "help@news.test",
-        "POSTAL_ADDRESS": "1 Press Row, Springfield",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": port,
-        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
-        "DATABASE_URL": database_url,
-        "DIGEST_JOURNAL_DIR": str(workdir / "journal"),
-        "CELERY_QUEUE": f"newsletters-bench-{secrets.token_hex(4)}",
-    }
+    return publisher_settings(
+        database_url,
+        MAIL_PORT=port,
+        DIGEST_JOURNAL_DIR=str(workdir / "journal"),
+        CELERY_QUEUE=f"newsletters-bench-{secrets.token_hex(4)}",
+    )
 
 
 def prepare(settings: dict, readers: int) -> None:

@@ -27,7 +27,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import make_database  # noqa: E402
+from bench.setup import make_database, publisher_settings  # noqa: E402
 from newsletters import create_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
 from newsletters.models import Subscription  # noqa: E402
@@ -53,17 +53,7 @@ class Imported:
 
 
 def settings_for(database_url: str, workdir: Path) -> dict:
-    return {
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "SITE_URL": "https://news.test",
-        "SUPPORT_EMAIL": "help@news.test",
-        "POSTAL_ADDRESS": "1 Press Row, Springfield",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
-        "DATABASE_URL": database_url,
-        "IMPORT_DIR": str(workdir / "imports"),
-    }
+    return publisher_settings(database_url, IMPORT_DIR=str(workdir / "imports"))
 
 
 def measure(rows: int, workdir: Path) -> Imported:

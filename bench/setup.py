@@ -19,6 +19,21 @@ def make_database(tag: str) -> str:
     return create_database(SERVER_URL, f"bench_{tag}")
 
 
+def publisher_settings(database_url: str, **more) -> dict:
+    """A publisher's production settings on this database, with ``more`` on top."""
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "SITE_URL": f"https://{HOST}",
+        "SUPPORT_EMAIL": "help@news.test",
+        "POSTAL_ADDRESS": "1 Press Row, Springfield",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
+        "DATABASE_URL": database_url,
+        **more,
+    }
+
+
 def app_settings(database_url: str, *, tag: str) -> dict:
     """Production settings for a web benchmark: Redis for limits and the Celery broker.
 
@@ -27,25 +42,18 @@ def app_settings(database_url: str, *, tag: str) -> dict:
     every request comes from 127.0.0.1 with the token of one page (the uses are still
     counted, so each signup pays for that as in production).
     """
-    return {
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "SITE_URL": f"https://{HOST}",
-        "SUPPORT_EMAIL": "help@news.test",
-        "POSTAL_ADDRESS": "1 Press Row, Springfield",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": free_port(),  # nobody listens: the worker that would send is not running
-        "MAIL_DEFAULT_SENDER": "The Daily Ledger <newsletters@news.test>",
-        "DATABASE_URL": database_url,
-        "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "RATELIMIT_KEY_PREFIX": f"bench-{tag}",
-        "SIGNUP_RATE_LIMIT": "1000000 per minute",
-        "SIGNUP_FORM_MAX_USES": 1000000,
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_QUEUE": f"newsletters-bench-{tag}",
-        "PROXY_COUNT": 1,
-        "SIGNUP_MIN_SECONDS": 0,
-    }
+    return publisher_settings(
+        database_url,
+        MAIL_PORT=free_port(),  # nobody listens: the worker that would send is not running
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=f"bench-{tag}",
+        SIGNUP_RATE_LIMIT="1000000 per minute",
+        SIGNUP_FORM_MAX_USES=1000000,
+        CELERY_BROKER_URL=REDIS_URL,
+        CELERY_QUEUE=f"newsletters-bench-{tag}",
+        PROXY_COUNT=1,
+        SIGNUP_MIN_SECONDS=0,
+    )
 
 
 def forget_keys(settings: dict) -> None:
