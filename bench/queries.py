@@ -8,7 +8,6 @@ newsletters and 100,000 readers, on PostgreSQL.
 """
 
 import argparse
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -16,11 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import make_database  # noqa: E402
-from newsletters import create_app  # noqa: E402
+from bench.setup import make_database, migrated_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
 from tests.support.databases import drop_database  # noqa: E402
 from tests.support.queries import grow, statements_per_page  # noqa: E402
@@ -36,18 +33,7 @@ def main() -> None:
     counts = []
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            app = create_app(
-                {
-                    "APP_ENV": "development",
-                    "SECRET_KEY": secrets.token_urlsafe(40),
-                    "DATABASE_URL": url,
-                    "RATELIMIT_ENABLED": False,
-                    "WTF_CSRF_ENABLED": True,
-                    "DIGEST_JOURNAL_DIR": workdir,
-                }
-            )
-            with app.app_context():
-                upgrade(directory=str(ROOT / "migrations"))
+            app = migrated_app(url, workdir, WTF_CSRF_ENABLED=True)
             for newsletters, readers in SIZES:
                 grow(app, newsletters, readers)
                 counts.append(statements_per_page(app))

@@ -10,7 +10,6 @@ with its default chunk.
 """
 
 import argparse
-import secrets
 import sys
 import tempfile
 import time
@@ -20,12 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import make_database  # noqa: E402
-from newsletters import create_app  # noqa: E402
+from bench.setup import make_database, migrated_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
 from newsletters.models import Issue, IssueStatus, Newsletter, utcnow  # noqa: E402
 from newsletters.services.issues import completion, overview, retention, sent  # noqa: E402
@@ -117,17 +114,8 @@ def main() -> None:
     url = make_database("retention")
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            app = create_app(
-                {
-                    "APP_ENV": "development",
-                    "SECRET_KEY": secrets.token_urlsafe(40),
-                    "DATABASE_URL": url,
-                    "RATELIMIT_ENABLED": False,
-                    "DIGEST_JOURNAL_DIR": workdir,
-                }
-            )
+            app = migrated_app(url, workdir)
             with app.app_context():
-                upgrade(directory=str(ROOT / "migrations"))
                 body = measure(args.readers, args.issues)
                 db.engine.dispose()
     finally:

@@ -10,7 +10,6 @@ PostgreSQL and SQLite.
 """
 
 import argparse
-import secrets
 import sys
 import tempfile
 import time
@@ -19,12 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import make_database  # noqa: E402
-from newsletters import create_app  # noqa: E402
+from bench.setup import make_database, migrated_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
 from newsletters.models import Delivery, DeliveryStatus, Newsletter, utcnow  # noqa: E402
 from newsletters.services.issues import compose, deliveries  # noqa: E402
@@ -74,17 +71,7 @@ def _core_mark(marks: SentMarks):
 
 
 def measure(url: str, workdir: str) -> list[list[object]]:
-    app = create_app(
-        {
-            "APP_ENV": "development",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "DATABASE_URL": url,
-            "RATELIMIT_ENABLED": False,
-            "DIGEST_JOURNAL_DIR": workdir,
-        }
-    )
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
+    app = migrated_app(url, workdir)
     ids = _claimed_ids(app)
     with app.app_context(), SentMarks() as marks:
         name = marks.connection.dialect.name

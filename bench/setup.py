@@ -34,6 +34,29 @@ def publisher_settings(database_url: str, **more) -> dict:
     }
 
 
+def migrated_app(database_url: str, journal_dir: str, **more):
+    """A development app on this database, its schema migrated to the newest revision."""
+    from pathlib import Path
+
+    from flask_migrate import upgrade
+
+    from newsletters import create_app
+
+    app = create_app(
+        {
+            "APP_ENV": "development",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "DATABASE_URL": database_url,
+            "RATELIMIT_ENABLED": False,
+            "DIGEST_JOURNAL_DIR": journal_dir,
+            **more,
+        }
+    )
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    return app
+
+
 def app_settings(database_url: str, *, tag: str) -> dict:
     """Production settings for a web benchmark: Redis for limits and the Celery broker.
 
