@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from newsletters.errors import InvalidInput, NoNewsletterChosen, NotFound, UnknownNewsletter
 from newsletters.extensions import db
@@ -99,15 +99,18 @@ def last_known_cards() -> list[Card]:
     return current_app.extensions.get(LAST_KNOWN_KEY, [])
 
 
+# Built once: the signup form asks for its newsletters on every signup.
+PUBLIC = (
+    select(Newsletter)
+    .where(Newsletter.is_public.is_(True), Newsletter.in_service)
+    .order_by(Newsletter.name)
+)
+PUBLIC_BY_SLUG = PUBLIC.where(Newsletter.slug.in_(bindparam("slugs", expanding=True)))
+
+
 def public_newsletters() -> list[Newsletter]:
     """Every newsletter open for signup, in display order."""
-    return list(
-        db.session.scalars(
-            select(Newsletter)
-            .where(Newsletter.is_public.is_(True), Newsletter.in_service)
-            .order_by(Newsletter.name)
-        )
-    )
+    return list(db.session.scalars(PUBLIC))
 
 
 def newsletters_for_signup(slugs: Iterable[str]) -> list[Newsletter]:
@@ -117,7 +120,7 @@ def newsletters_for_signup(slugs: Iterable[str]) -> list[Newsletter]:
         raise NoNewsletterChosen()
     if len(wanted) > MAX_CHOICES:
         raise InvalidInput(TOO_MANY, field="newsletters")
-    found = {n.slug: n for n in public_newsletters() if n.slug in wanted}
+    found = {n.slug: n for n in db.session.scalars(PUBLIC_BY_SLUG, {"slugs": wanted})}
     if len(found) != len(wanted):
         raise UnknownNewsletter()
     return [found[slug] for slug in wanted]

@@ -1,5 +1,7 @@
 """Small SQL helpers: what differs between SQLite and PostgreSQL, and rows by public id."""
 
+from collections.abc import Callable
+from functools import wraps
 from uuid import UUID
 
 from sqlalchemy import BigInteger, any_, bindparam, select
@@ -14,9 +16,32 @@ def dialect_name() -> str:
     return db.session.get_bind().dialect.name
 
 
-def insert(model):
+INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def insert(model, dialect: str | None = None):
     """An INSERT that knows ``ON CONFLICT DO NOTHING`` on either database."""
-    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect_name()](model)
+    return INSERTS[dialect or dialect_name()](model)
+
+
+def built_once(build: Callable[[str], object]) -> Callable[[], object]:
+    """A statement ``build(dialect)`` makes once for each kind of database, then reuses.
+
+    For statements that run on every request: SQLAlchemy caches a statement's
+    compiled SQL, but building the statement and finding it in that cache costs
+    more than the database's own work for a one-row write. Built once, with bound
+    parameters for everything that varies, it costs neither.
+    """
+    statements: dict[str, object] = {}
+
+    @wraps(build)
+    def statement():
+        name = dialect_name()
+        if name not in statements:
+            statements[name] = build(name)
+        return statements[name]
+
+    return statement
 
 
 def among(column, values: list[int]):

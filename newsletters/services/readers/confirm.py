@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Integer, bindparam, func, or_, select, update
 
 from newsletters.extensions import db
 from newsletters.models import (
@@ -62,9 +62,9 @@ def _confirmable(subscriber: Subscriber, now: datetime) -> list[Subscription]:
 # The mail anyone can make us send to an address by typing it into a form: rationed
 # together, so no mix of signups and lost-link requests can bomb an address.
 READER_MAIL_SLOTS = {
-    OutboxKind.CONFIRMATION: Subscriber.confirmation_sent_at,
-    OutboxKind.ALREADY_SUBSCRIBED: Subscriber.confirmation_sent_at,
-    OutboxKind.PREFERENCES_LINK: Subscriber.link_sent_at,
+    OutboxKind.CONFIRMATION: Subscriber.__table__.c.confirmation_sent_at,
+    OutboxKind.ALREADY_SUBSCRIBED: Subscriber.__table__.c.confirmation_sent_at,
+    OutboxKind.PREFERENCES_LINK: Subscriber.__table__.c.link_sent_at,
 }
 
 
@@ -76,30 +76,48 @@ def claim_reader_mail(subscriber: Subscriber, kind: OutboxKind, now: datetime) -
     them all together in any 24 hours, however many requests arrive for the address.
     The welcome is not rationed: only the reader's own click on a confirm link sends it.
     """
-    column = READER_MAIL_SLOTS[kind]
+    config = current_app.config
+    result = db.session.execute(
+        SLOT_CLAIMS[kind],
+        {
+            "reader_id": subscriber.id,
+            "now": now,
+            "cutoff": now - timedelta(seconds=config["CONFIRMATION_EMAIL_INTERVAL"]),
+            "day_ago": now - timedelta(days=1),
+            "per_day": config["CONFIRMATIONS_PER_DAY"],
+        },
+    )
+    return result.rowcount == 1
+
+
+def _slot_claim(column):
+    """The one statement that takes a reader's mail slot, race-free, while the day's
+    count is under the cap (built once: it runs on every signup)."""
+    reader = Subscriber.__table__
+    reader_id = bindparam("reader_id", type_=reader.c.id.type)
+    now = bindparam("now", type_=column.type)
     sent_today = (
         select(func.count())
-        .select_from(OutboxMessage)
+        .select_from(OutboxMessage.__table__)
         .where(
-            OutboxMessage.subscriber_id == subscriber.id,
+            OutboxMessage.subscriber_id == reader_id,
             OutboxMessage.kind.in_(READER_MAIL_SLOTS),
-            OutboxMessage.created_at > now - timedelta(days=1),
+            OutboxMessage.created_at > bindparam("day_ago", type_=column.type),
         )
         .scalar_subquery()
     )
-    cutoff = now - timedelta(seconds=current_app.config["CONFIRMATION_EMAIL_INTERVAL"])
-    # One statement takes the slot, race-free, only while the day's count is under the cap.
-    result = db.session.execute(
-        update(Subscriber)
+    return (
+        update(reader)
         .where(
-            Subscriber.id == subscriber.id,
-            or_(column.is_(None), column <= cutoff),
-            sent_today < current_app.config["CONFIRMATIONS_PER_DAY"],
+            reader.c.id == reader_id,
+            or_(column.is_(None), column <= bindparam("cutoff", type_=column.type)),
+            sent_today < bindparam("per_day", type_=Integer()),
         )
         .values({column: now})
-        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+
+
+SLOT_CLAIMS = {kind: _slot_claim(column) for kind, column in READER_MAIL_SLOTS.items()}
 
 
 @atomic

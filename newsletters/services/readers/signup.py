@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import uuid4
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload
 
 from newsletters.extensions import db
@@ -173,33 +173,44 @@ def _subscriber_id(address: str, locale: str | None = None) -> int:
     without a saved language gets it; a saved one is never changed by a signup,
     which anyone can make for any address.
     """
-    statement = sql.insert(Subscriber).values(
-        uuid=uuid4(), email=address, status=SubscriberStatus.PENDING, locale=locale
-    )
-    learns_language = Subscriber.locale.is_(None) & statement.excluded.locale.is_not(None)
     return db.session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=["email"],
-            set_={
-                "locale": func.coalesce(Subscriber.locale, statement.excluded.locale),
-                "updated_at": case((learns_language, utcnow()), else_=Subscriber.updated_at),
-            },
-        ).returning(Subscriber.id)
+        _reader_upsert(),
+        {"new_uuid": uuid4(), "address": address, "page_locale": locale, "now": utcnow()},
     )
+
+
+@sql.built_once
+def _reader_upsert(dialect: str):
+    """``INSERT … ON CONFLICT (email) DO UPDATE … RETURNING id``, for :func:`_subscriber_id`."""
+    column = Subscriber.__table__.c
+    statement = sql.insert(Subscriber.__table__, dialect).values(
+        uuid=bindparam("new_uuid", type_=column.uuid.type),
+        email=bindparam("address", type_=column.email.type),
+        status=SubscriberStatus.PENDING,
+        locale=bindparam("page_locale", type_=column.locale.type),
+    )
+    learns_language = column.locale.is_(None) & statement.excluded.locale.is_not(None)
+    now = bindparam("now", type_=column.updated_at.type)
+    return statement.on_conflict_do_update(
+        index_elements=["email"],
+        set_={
+            "locale": func.coalesce(column.locale, statement.excluded.locale),
+            "updated_at": case((learns_language, now), else_=column.updated_at),
+        },
+    ).returning(column.id)
 
 
 def _with_subscriptions(subscriber_id: int) -> Subscriber:
     """The reader with their subscriptions and newsletters, as the database has them now."""
-    return (
-        db.session.scalars(
-            select(Subscriber)
-            .where(Subscriber.id == subscriber_id)
-            .options(joinedload(Subscriber.subscriptions).joinedload(Subscription.newsletter))
-            .execution_options(populate_existing=True)
-        )
-        .unique()
-        .one()
-    )
+    return db.session.scalars(WITH_SUBSCRIPTIONS, {"reader_id": subscriber_id}).unique().one()
+
+
+WITH_SUBSCRIPTIONS = (
+    select(Subscriber)
+    .where(Subscriber.id == bindparam("reader_id"))
+    .options(joinedload(Subscriber.subscriptions).joinedload(Subscription.newsletter))
+    .execution_options(populate_existing=True)
+)
 
 
 def _request(
@@ -212,47 +223,56 @@ def _request(
 ) -> None:
     """Mark each chosen newsletter as asked for, unless the reader already gets it.
 
-    One statement, whatever the reader's standing: a new request is inserted,
-    an earlier one is asked again (at the rhythm asked for now, if any), and an
-    active one is left as it is, rhythm included.
+    One statement for each newsletter (sent together), whatever the reader's
+    standing: a new request is inserted, an earlier one is asked again (at the
+    rhythm asked for now, if any), and an active one is left as it is, rhythm
+    included.
     """
     rhythms = rhythms or {}
     if not chosen:
         return
-    statement = sql.insert(Subscription).values(
+    db.session.execute(
+        _request_upsert(),
         [
             {
-                "subscriber_id": subscriber_id,
-                "newsletter_id": newsletter.id,
-                "status": SubscriptionStatus.PENDING,
-                "requested_at": now,
-                "source": origin.source,
-                "consent_version": consent_version,
-                "frequency": rhythms.get(newsletter.id),
+                "reader_id": subscriber_id,
+                "newsletter": newsletter.id,
+                "now": now,
+                "origin_source": origin.source,
+                "consent": consent_version,
+                "rhythm": rhythms.get(newsletter.id),
             }
             for newsletter in chosen
-        ]
+        ],
+    )
+
+
+@sql.built_once
+def _request_upsert(dialect: str):
+    """One newsletter asked for, for :func:`_request`: inserted, asked again, or left active."""
+    column = Subscription.__table__.c
+    now = bindparam("now", type_=column.requested_at.type)
+    statement = sql.insert(Subscription.__table__, dialect).values(
+        subscriber_id=bindparam("reader_id", type_=column.subscriber_id.type),
+        newsletter_id=bindparam("newsletter", type_=column.newsletter_id.type),
+        status=SubscriptionStatus.PENDING,
+        requested_at=now,
+        source=bindparam("origin_source", type_=column.source.type),
+        consent_version=bindparam("consent", type_=column.consent_version.type),
+        frequency=bindparam("rhythm", type_=column.frequency.type),
     )
     asked = statement.excluded.frequency
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["subscriber_id", "newsletter_id"],
-            set_={
-                "status": statement.excluded.status,
-                "requested_at": statement.excluded.requested_at,
-                "source": statement.excluded.source,
-                "consent_version": statement.excluded.consent_version,
-                "frequency": func.coalesce(asked, Subscription.frequency),
-                "next_frequency": case((asked.is_(None), Subscription.next_frequency)),
-                "frequency_from": case((asked.is_(None), Subscription.frequency_from)),
-                "updated_at": now,
-            },
-            where=Subscription.status != SubscriptionStatus.ACTIVE,
-        )
+    return statement.on_conflict_do_update(
+        index_elements=["subscriber_id", "newsletter_id"],
+        set_={
+            "status": statement.excluded.status,
+            "requested_at": statement.excluded.requested_at,
+            "source": statement.excluded.source,
+            "consent_version": statement.excluded.consent_version,
+            "frequency": func.coalesce(asked, column.frequency),
+            "next_frequency": case((asked.is_(None), column.next_frequency)),
+            "frequency_from": case((asked.is_(None), column.frequency_from)),
+            "updated_at": now,
+        },
+        where=column.status != SubscriptionStatus.ACTIVE,
     )
-
-
-# --- confirming -------------------------------------------------------------------
-
-
-# --- links ------------------------------------------------------------------------------
