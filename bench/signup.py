@@ -22,13 +22,14 @@ time, so up to one request per connection can be stored without being counted.
 
 import argparse
 import json
+import os
 import re
 import secrets
 import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,7 @@ class Run:
     statuses: dict[int, int]
     stored: int = 0
     mailed: int = 0
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per request, by server process
 
     @property
     def rate(self) -> float:
@@ -86,6 +88,33 @@ class Run:
         return found
 
 
+SERVERS = {"web": "gunicorn", "PostgreSQL": "postgres", "Redis": "redis-server"}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds so far of the processes serving a signup: the web, PostgreSQL, Redis.
+
+    Only one web server runs at a time, so every gunicorn process is that server's.
+    CPU per request is steadier than requests per second on a shared machine: it
+    does not count the time another tenant held the cores.
+    """
+    spent = dict.fromkeys(SERVERS, 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        for name, marker in SERVERS.items():
+            if marker in command:
+                # utime, stime, and those of its children that ended: gunicorn recycles
+                # its workers, and PostgreSQL's backends end with their connections.
+                spent[name] += sum(int(n) for n in stat[11:15]) / tick
+                break
+    return spent
+
+
 def wrk(
     port: int,
     target: str,
@@ -101,6 +130,7 @@ def wrk(
     content_type = (
         "application/json" if body.startswith("{") else ("application/x-www-form-urlencoded")
     )
+    before = server_cpu()
     done = subprocess.run(
         [WRK, "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{seconds:.0f}s",
          "--timeout", "10s", "-s", str(ROOT / "bench" / "signup.lua"),
@@ -114,9 +144,11 @@ def wrk(
     statuses: dict[int, int] = {}
     for status, n in result["statuses"]:
         statuses[status] = statuses.get(status, 0) + n
+    spent = server_cpu()
+    cpu_ms = {k: (spent[k] - before[k]) / max(result["requests"], 1) * 1e3 for k in spent}
     return Run(
         target, concurrency, prefix, result["requests"], result["seconds"],
-        result["p50_ms"], result["p99_ms"], result["errors"], statuses,
+        result["p50_ms"], result["p99_ms"], result["errors"], statuses, cpu_ms=cpu_ms,
     )  # fmt: skip
 
 
@@ -233,7 +265,7 @@ def report(args, runs: list[Run]) -> None:
         rows.append([
             r.target, r.concurrency, f"{r.rate:.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
             f"{ratio:.2f}", r.errors + r.refused, f"{r.accepted:,}", f"{r.stored:,}",
-            f"{r.mailed:,}",
+            f"{r.mailed:,}", " / ".join(f"{ms:.1f}" for ms in r.cpu_ms.values()),
         ])  # fmt: skip
     body = f"""## Signup under load (`bench/signup.py`)
 
@@ -242,10 +274,13 @@ production settings, on PostgreSQL with Redis for rate limits and the Celery
 broker; wrk on the same machine, {args.seconds:.0f} s per row, a new address in
 every request. The ratio is against the bare INSERT at the same concurrency
 (target ≥ 0.35, with 0 errors). *Accepted* is wrk's count of 2xx answers;
-*stored* and *confirmations* are counted in the database afterwards.
+*stored* and *confirmations* are counted in the database afterwards. *CPU* is
+what the web server, PostgreSQL and Redis spent per request, from `/proc`: steadier
+than requests per second when other work shares the machine.
 
 {table(["endpoint", "connections", "requests/s", "p50 ms", "p99 ms", "ratio",
-        "errors", "accepted", "stored", "confirmations"], rows)}
+        "errors", "accepted", "stored", "confirmations",
+        "CPU ms: web / PostgreSQL / Redis"], rows)}
 """  # fmt: skip
     body = re.sub(r"\n{3,}", "\n\n", body)
     print(body)
