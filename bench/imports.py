@@ -11,7 +11,6 @@ about what it is at a hundred thousand.
 """
 
 import argparse
-import os
 import secrets
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.report import machine, table, write_section  # noqa: E402
-from bench.setup import make_database, publisher_settings  # noqa: E402
+from bench.setup import Measured, make_database, publisher_settings  # noqa: E402
 from newsletters import create_app  # noqa: E402
 from newsletters.extensions import db  # noqa: E402
 from newsletters.models import Subscription  # noqa: E402
@@ -67,23 +66,20 @@ def measure(rows: int, workdir: Path) -> Imported:
         add_newsletter(app, "the-weekly", "The Weekly")
         path = write_mailchimp_export(workdir / f"audience-{rows}.csv", rows)
         started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "subscribers", "import", str(path),
-             "--newsletters", "the-weekly"],
-            cwd=ROOT, env=environment(settings), stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True,
+        importer = Measured(
+            ["-m", "flask", "subscribers", "import", str(path), "--newsletters", "the-weekly"],
+            cwd=ROOT, env=environment(settings), stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
+        output, returncode, peak_mb = importer.finish()
         seconds = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status):
+        if returncode:
             raise SystemExit(f"{rows}: the import failed:\n{output}")
         with app.app_context():
             active = db.session.scalar(select(func.count(Subscription.id)))
             db.engine.dispose()
         size = path.stat().st_size / 1e6
         path.unlink()
-        return Imported(rows, size, seconds, usage.ru_maxrss / 1024, active)
+        return Imported(rows, size, seconds, peak_mb, active)
     finally:
         drop_database(database_url)
 

@@ -4,6 +4,8 @@ import http.client
 import os
 import re
 import secrets
+import subprocess
+import sys
 
 from tests.support.databases import create_database
 from tests.support.mail import free_port
@@ -105,3 +107,41 @@ def form_tokens(port: int) -> tuple[str, str]:
     match = CSRF.search(page)
     token = match[1] or match[2]
     return token, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+
+
+# Commands whose peak RSS a benchmark reports are started by this small launcher,
+# which forks them and reads their peak from the kernel. Started straight from a
+# benchmark, a command would inherit the benchmark's own size as its peak (Linux
+# keeps the larger of the two across fork and exec), and a benchmark grows with
+# the rows it prepares.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+print(f"MEASURED_PID {pid}", flush=True)
+_, status, usage = os.wait4(pid, 0)
+print(f"MEASURED_PEAK_KB {usage.ru_maxrss}", flush=True)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+PEAK_LINE = re.compile(r"^MEASURED_PEAK_KB (\d+)\n?", re.M)
+
+
+class Measured:
+    """``python *args`` with its own peak RSS measured; ``pid`` is the command's own."""
+
+    def __init__(self, args: list[str], **popen) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, *args], stdout=subprocess.PIPE, text=True, **popen
+        )
+        self.pid = int(self.process.stdout.readline().split()[1])
+
+    def finish(self) -> tuple[str, int, float]:
+        """Wait for it: (its output, its exit code, its peak RSS in MB)."""
+        output = self.process.stdout.read()
+        self.process.wait()
+        peak = PEAK_LINE.search(output)
+        if peak is None:  # the launcher itself failed
+            return output, self.process.returncode or 1, 0.0
+        output = output[: peak.start()] + output[peak.end() :]
+        return output, self.process.returncode, int(peak[1]) / 1024
