@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from newsletters.application import Newsletters
+from newsletters.application import Newsletters, freeze_at_exit
 from newsletters.config import load_config
 
 
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_proxy(app)
     log_warnings(app)
+    freeze_at_exit()
     return app
 
 

@@ -14,6 +14,8 @@ for the admin views, the forms or Celery. Here the app is set up in two stages:
 A command that sends nothing builds no link and never imports the views.
 """
 
+import atexit
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -125,3 +127,23 @@ class Newsletters(Flask):
                         pending.pop(0)
             finally:
                 self._setup_thread = None
+
+
+_freezing_at_exit = threading.Lock()
+_will_freeze = False
+
+
+def freeze_at_exit() -> None:
+    """Have this process end without the collector walking every object it loaded.
+
+    On exit Python looks through every object still alive for reference cycles to
+    free. For a process that loaded the app that walk took 0.3-0.4 s, a third of a
+    cron command with nothing to do, and freed nothing of use: the memory goes back
+    to the system whole. Frozen (``gc.freeze``), those objects are skipped. Exit
+    handlers registered earlier, logging's among them, still run after this one.
+    """
+    global _will_freeze
+    with _freezing_at_exit:
+        if not _will_freeze:
+            atexit.register(gc.freeze)
+            _will_freeze = True
