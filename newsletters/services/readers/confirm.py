@@ -92,17 +92,18 @@ def claim_reader_mail(subscriber: Subscriber, kind: OutboxKind, now: datetime) -
 
 def _slot_claim(column):
     """The one statement that takes a reader's mail slot, race-free, while the day's
-    count is under the cap (built once: it runs on every signup)."""
-    reader = Subscriber.__table__
+    count is under the cap. Built once, of tables, not models: it runs on every
+    signup, and the session has nothing to keep in step with it."""
+    reader, outbox = Subscriber.__table__, OutboxMessage.__table__
     reader_id = bindparam("reader_id", type_=reader.c.id.type)
     now = bindparam("now", type_=column.type)
     sent_today = (
         select(func.count())
-        .select_from(OutboxMessage.__table__)
+        .select_from(outbox)
         .where(
-            OutboxMessage.subscriber_id == reader_id,
-            OutboxMessage.kind.in_(READER_MAIL_SLOTS),
-            OutboxMessage.created_at > bindparam("day_ago", type_=column.type),
+            outbox.c.subscriber_id == reader_id,
+            outbox.c.kind.in_(READER_MAIL_SLOTS),
+            outbox.c.created_at > bindparam("day_ago", type_=column.type),
         )
         .scalar_subquery()
     )
