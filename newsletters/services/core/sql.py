@@ -24,6 +24,11 @@ def insert(model, dialect: str | None = None):
     return INSERTS[dialect or dialect_name()](model)
 
 
+def as_offered(statement, *names: str) -> dict:
+    """For ``ON CONFLICT DO UPDATE``: these columns set from the row that was offered."""
+    return {name: statement.excluded[name] for name in names}
+
+
 def built_once(build: Callable[[str], object]) -> Callable[[], object]:
     """A statement ``build(dialect)`` makes once for each kind of database, then reuses.
 

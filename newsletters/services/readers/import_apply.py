@@ -136,11 +136,9 @@ def _activate(values: list[dict], now: datetime) -> set[tuple[int, int]]:
         statement.on_conflict_do_update(
             index_elements=["subscriber_id", "newsletter_id"],
             set_={
-                "status": statement.excluded.status,
-                "requested_at": statement.excluded.requested_at,
-                "confirmed_at": statement.excluded.confirmed_at,
-                "source": statement.excluded.source,
-                "consent_version": statement.excluded.consent_version,
+                **sql.as_offered(
+                    statement, "status", "requested_at", "confirmed_at", "source", "consent_version"
+                ),
                 "updated_at": now,
             },
             where=table.c.status == SubscriptionStatus.PENDING,

@@ -265,10 +265,7 @@ def _request_upsert(dialect: str):
     return statement.on_conflict_do_update(
         index_elements=["subscriber_id", "newsletter_id"],
         set_={
-            "status": statement.excluded.status,
-            "requested_at": statement.excluded.requested_at,
-            "source": statement.excluded.source,
-            "consent_version": statement.excluded.consent_version,
+            **sql.as_offered(statement, "status", "requested_at", "source", "consent_version"),
             "frequency": func.coalesce(asked, column.frequency),
             "next_frequency": case((asked.is_(None), column.next_frequency)),
             "frequency_from": case((asked.is_(None), column.frequency_from)),
